@@ -1,0 +1,7 @@
+//! UBJSON reader (placeholder).
+use crate::value::Value;
+use quercus_core::{Error, Result};
+
+pub(crate) fn parse(_bytes: &[u8]) -> Result<Value> {
+    Err(Error::unsupported("UBJSON loading is not implemented yet"))
+}
