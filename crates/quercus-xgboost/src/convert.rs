@@ -6,7 +6,7 @@ use quercus_core::{
     Node, Objective, Result, Semantics, Sigmoid, Summation, Tree, TreeEnsemble,
 };
 
-use crate::raw::{RawBooster, RawModel, RawTree, Version};
+use crate::raw::{RawBooster, RawModel, RawTree};
 use crate::{Compat, LoadOptions};
 
 /// Builds the forest, choosing the arithmetic by writer version and `opts`.
@@ -266,6 +266,7 @@ fn to_tree(rt: &RawTree, num_feature: usize) -> Result<Tree> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raw::Version;
     use std::collections::BTreeMap;
 
     fn raw(version: Version, base: f32, is_margin: bool) -> RawModel {

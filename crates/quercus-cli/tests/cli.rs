@@ -1,0 +1,147 @@
+//! End-to-end tests of the `quercus` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn quercus(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quercus"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .expect("runs")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quercus-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+const MODEL: &str = "models/example/model.json";
+
+#[test]
+fn quick_start_prediction_equals_xgboost() {
+    let out = tmp("quick.csv");
+    let r = quercus(&[
+        "predict",
+        MODEL,
+        "--input",
+        "models/example/input.csv",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let got = std::fs::read_to_string(&out).unwrap();
+    let want = std::fs::read_to_string(repo().join("models/example/expected.csv")).unwrap();
+    assert_eq!(
+        got, want,
+        "shortest-repr float32 outputs must match XGBoost's"
+    );
+}
+
+#[test]
+fn inspect_shows_the_schema() {
+    let r = quercus(&["inspect", MODEL]);
+    assert!(r.status.success());
+    let text = String::from_utf8(r.stdout).unwrap();
+    for needle in [
+        "binary:logistic",
+        "gbtree",
+        "tenure_months",
+        "3.2.0",
+        "features:       4",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let r = quercus(&["inspect", MODEL, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["num_trees"], 30);
+    assert_eq!(v["num_features"], 4);
+}
+
+/// Runs a failing prediction: non-zero exit, one line on stderr containing
+/// every needle, and no output file.
+fn expect_failure(input_name: &str, content: &str, needles: &[&str]) {
+    let input = tmp(input_name);
+    std::fs::write(&input, content).unwrap();
+    let out = tmp(&format!("{input_name}.out.csv"));
+    let _ = std::fs::remove_file(&out);
+    let r = quercus(&[
+        "predict",
+        MODEL,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(!r.status.success());
+    assert_eq!(err.lines().count(), 1, "one line expected: {err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` missing from: {err}");
+    }
+    assert!(!out.exists(), "nothing may be written on failure");
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_naming_row_and_column() {
+    expect_failure(
+        "bad_cell.csv",
+        "tenure_months,monthly_charges,support_calls,contract_years\n1,2,3,4\n5,abc,7,8\n",
+        &["row 1", "column 1", "`abc` is not a number"],
+    );
+    expect_failure(
+        "ragged.jsonl",
+        "[1,2,3,4]\n[1,2]\n",
+        &["row 1", "2 values", "4 features"],
+    );
+    expect_failure(
+        "missing_col.csv",
+        "tenure_months,monthly_charges,support_calls\n1,2,3\n",
+        &["missing feature column(s): contract_years"],
+    );
+    expect_failure(
+        "unknown.jsonl",
+        "{\"tenure\": 3}\n",
+        &["row 0", "`tenure` is not a feature"],
+    );
+}
+
+#[test]
+fn wrong_width_npy_is_rejected() {
+    let input = tmp("wide.npy");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 5), }".to_string();
+    header.push_str(&" ".repeat(64 - (10 + header.len() + 1) % 64));
+    header.push('\n');
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 20]);
+    std::fs::write(&input, bytes).unwrap();
+    let out = tmp("wide.out.npy");
+    let r = quercus(&[
+        "predict",
+        MODEL,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("expects 4 features"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(quercus(&["predict", MODEL]).status.code(), Some(2));
+    assert_eq!(quercus(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        quercus(&["predict", MODEL, "--threads", "0"]).status.code(),
+        Some(2)
+    );
+}
