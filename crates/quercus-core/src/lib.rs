@@ -50,6 +50,7 @@ mod error;
 mod forest;
 mod input;
 pub mod objective;
+mod parallel;
 mod predict;
 
 pub use error::{Error, ErrorKind, Location, Result};
@@ -59,4 +60,5 @@ pub use forest::{
 };
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};
+pub use parallel::default_threads;
 pub use predict::{PredictOptions, Predictions};

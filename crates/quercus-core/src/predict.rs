@@ -24,7 +24,9 @@ pub struct PredictOptions {
     pub missing: f32,
     /// Use only boosting rounds `begin..end`; `end == 0` means "to the last".
     pub iteration_range: Option<(usize, usize)>,
-    /// Threads to use: `None` lets Quercus choose, `Some(1)` stays on the caller.
+    /// Threads to use: `None` uses [`default_threads`](crate::default_threads)
+    /// for large inputs, `Some(1)` stays on the calling thread. Quercus uses its
+    /// own pools, never rayon's global one.
     pub n_threads: Option<usize>,
 }
 
@@ -73,24 +75,17 @@ impl Forest {
             .checked_mul(width)
             .ok_or_else(|| Error::input("output size overflows"))?;
         let mut data = vec![0.0f32; len];
-        let threads = opts.n_threads.unwrap_or(0);
-        if rows < PARALLEL_MIN_ROWS || threads == 1 || width == 0 {
+        let threads = opts
+            .n_threads
+            .unwrap_or_else(crate::parallel::default_threads);
+        if rows < PARALLEL_MIN_ROWS || threads <= 1 || width == 0 {
             plan.run(self, x, 0, &mut data);
         } else {
-            let work = |data: &mut [f32]| {
+            crate::parallel::pool(threads)?.install(|| {
                 data.par_chunks_mut(ROW_BLOCK * width)
                     .enumerate()
                     .for_each(|(b, chunk)| plan.run(self, x, b * ROW_BLOCK, chunk));
-            };
-            if threads == 0 {
-                work(&mut data);
-            } else {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|e| Error::option(format!("cannot start {threads} threads: {e}")))?;
-                pool.install(|| work(&mut data));
-            }
+            });
         }
         let shape = if width == 1 {
             vec![rows]
