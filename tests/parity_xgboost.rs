@@ -151,7 +151,7 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
             inexact: 0,
         };
 
-        let mut run = |check: &mut Check,
+        let run = |check: &mut Check,
                        model: &Model,
                        what: &str,
                        key: &str,

@@ -103,8 +103,14 @@ pub enum ErrorKind {
 }
 
 /// The error type of every Quercus crate: a kind plus where it happened.
+/// Boxed, so a `Result` stays one pointer wide on the success path.
 #[derive(Debug)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     location: Location,
 }
@@ -113,8 +119,10 @@ impl Error {
     /// An error of this kind with no location yet.
     pub fn new(kind: ErrorKind) -> Error {
         Error {
-            kind,
-            location: Location::default(),
+            inner: Box::new(Inner {
+                kind,
+                location: Location::default(),
+            }),
         }
     }
 
@@ -150,17 +158,18 @@ impl Error {
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// Where it went wrong.
     pub fn location(&self) -> &Location {
-        &self.location
+        &self.inner.location
     }
 
     /// Sets the file path, unless one is already set.
     pub fn with_path(mut self, path: impl AsRef<Path>) -> Error {
-        self.location
+        self.inner
+            .location
             .path
             .get_or_insert_with(|| path.as_ref().to_path_buf());
         self
@@ -168,56 +177,56 @@ impl Error {
 
     /// Sets the byte offset, unless one is already set.
     pub fn with_offset(mut self, offset: u64) -> Error {
-        self.location.offset.get_or_insert(offset);
+        self.inner.location.offset.get_or_insert(offset);
         self
     }
 
     /// Sets the document path, unless one is already set.
     pub fn with_field(mut self, field: impl Into<String>) -> Error {
-        if self.location.field.is_none() {
-            self.location.field = Some(field.into());
+        if self.inner.location.field.is_none() {
+            self.inner.location.field = Some(field.into());
         }
         self
     }
 
     /// Sets the tree index, unless one is already set.
     pub fn with_tree(mut self, tree: usize) -> Error {
-        self.location.tree.get_or_insert(tree);
+        self.inner.location.tree.get_or_insert(tree);
         self
     }
 
     /// Sets the node index, unless one is already set.
     pub fn with_node(mut self, node: usize) -> Error {
-        self.location.node.get_or_insert(node);
+        self.inner.location.node.get_or_insert(node);
         self
     }
 
     /// Sets the input row, unless one is already set.
     pub fn with_row(mut self, row: usize) -> Error {
-        self.location.row.get_or_insert(row);
+        self.inner.location.row.get_or_insert(row);
         self
     }
 
     /// Sets the input column, unless one is already set.
     pub fn with_column(mut self, column: usize) -> Error {
-        self.location.column.get_or_insert(column);
+        self.inner.location.column.get_or_insert(column);
         self
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.location.is_empty() {
-            write!(f, "{}", self.kind)
+        if self.inner.location.is_empty() {
+            write!(f, "{}", self.inner.kind)
         } else {
-            write!(f, "{}: {}", self.location, self.kind)
+            write!(f, "{}: {}", self.inner.location, self.inner.kind)
         }
     }
 }
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &self.inner.kind {
             ErrorKind::Io(e) => Some(e),
             _ => None,
         }

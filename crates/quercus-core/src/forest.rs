@@ -53,12 +53,12 @@ impl CategorySet {
     pub fn new(mut codes: Vec<u32>) -> Result<CategorySet> {
         codes.sort_unstable();
         codes.dedup();
-        if let Some(&max) = codes.last() {
-            if max >= MAX_CATEGORY {
-                return Err(Error::invalid_model(format!(
-                    "category {max} is not below the maximum {MAX_CATEGORY}"
-                )));
-            }
+        if let Some(&max) = codes.last()
+            && max >= MAX_CATEGORY
+        {
+            return Err(Error::invalid_model(format!(
+                "category {max} is not below the maximum {MAX_CATEGORY}"
+            )));
         }
         // XGBoost stores each set as a bitset of 32-bit words just large enough
         // for its largest member; codes past the bitset are "out of range".
@@ -174,13 +174,13 @@ impl Tree {
                         ))
                         .with_node(i));
                     }
-                    if let Some(c) = categories {
-                        if c as usize >= category_sets.len() {
-                            return Err(Error::invalid_model(format!(
-                                "category set {c} does not exist"
-                            ))
-                            .with_node(i));
-                        }
+                    if let Some(c) = categories
+                        && c as usize >= category_sets.len()
+                    {
+                        return Err(Error::invalid_model(format!(
+                            "category set {c} does not exist"
+                        ))
+                        .with_node(i));
                     }
                 }
             }
@@ -371,14 +371,14 @@ impl TreeEnsemble {
                 tree_outputs.len()
             )));
         }
-        if let Some(w) = &weights {
-            if w.len() != trees.len() {
-                return Err(Error::invalid_model(format!(
-                    "{} trees but {} DART weights",
-                    trees.len(),
-                    w.len()
-                )));
-            }
+        if let Some(w) = &weights
+            && w.len() != trees.len()
+        {
+            return Err(Error::invalid_model(format!(
+                "{} trees but {} DART weights",
+                trees.len(),
+                w.len()
+            )));
         }
         if round_ptr.first() != Some(&0)
             || round_ptr.last() != Some(&trees.len())

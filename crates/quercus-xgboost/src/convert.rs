@@ -219,8 +219,7 @@ fn to_tree(rt: &RawTree, num_feature: usize) -> Result<Tree> {
     };
 
     let mut nodes = Vec::with_capacity(n);
-    for i in 0..n {
-        let left = rt.left[i];
+    for (i, &left) in rt.left.iter().enumerate() {
         if left == -1 {
             if k > 1 {
                 let index = if by_ordinal { rt.right[i] } else { i as i32 };
