@@ -125,11 +125,26 @@ fn base_margin(
             )));
         }
     };
+    // gblinear adds the first output's base score to every output (XGBoost 3.1+
+    // stores one per class, but its linear predictor reads only the first).
+    let stored = if matches!(raw.booster, RawBooster::Linear { .. }) {
+        vec![stored[0]; num_outputs]
+    } else {
+        stored
+    };
+    // XGBoost 1.0.x converted binary:logitraw's base score with the logistic
+    // ProbToMargin; 1.3 and later treat it as a margin already.
+    let logistic = Objective::from_xgboost_name("binary:logistic")?;
+    let to_margin = if writer && raw.version.before(1, 3) && raw.objective == "binary:logitraw" {
+        &logistic
+    } else {
+        objective
+    };
     stored
         .into_iter()
         .map(|b| {
             if !raw.base_score_is_margin {
-                return objective.prob_to_margin(b);
+                return to_margin.prob_to_margin(b);
             }
             if writer || objective.is_multiclass() {
                 // 0.x and 1.0.x use the stored margin as is.
