@@ -274,6 +274,7 @@ fn predict(args: Args) -> Result<()> {
         missing: args.missing.unwrap_or(f32::NAN),
         iteration_range: args.iteration_range,
         n_threads: args.threads,
+        ..Default::default()
     };
     let preds = model.predict(&x, &opts)?;
     write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::objective::{Objective, Sigmoid};
+use crate::packed::PackedForest;
 
 /// The largest category code XGBoost accepts (2^24, the last integer every
 /// smaller one of which an `f32` holds exactly). Codes at or past it, and
@@ -472,6 +473,7 @@ pub struct Forest {
     semantics: Semantics,
     feature_names: Vec<String>,
     feature_types: Vec<FeatureType>,
+    packed: PackedForest,
 }
 
 /// The parts of a [`Forest`], given to [`Forest::new`].
@@ -576,6 +578,10 @@ impl Forest {
                 }
             }
         }
+        let packed = match &booster {
+            Booster::Trees(e) => PackedForest::new(e.trees()),
+            Booster::Linear(_) => PackedForest::default(),
+        };
         Ok(Forest {
             num_features,
             num_outputs,
@@ -585,12 +591,18 @@ impl Forest {
             semantics,
             feature_names,
             feature_types,
+            packed,
         })
     }
 
     /// Number of input columns.
     pub fn num_features(&self) -> usize {
         self.num_features
+    }
+
+    /// The packed layout of the trees.
+    pub(crate) fn packed(&self) -> &PackedForest {
+        &self.packed
     }
 
     /// Number of margins per row (classes, targets or 1).

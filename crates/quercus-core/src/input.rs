@@ -82,6 +82,19 @@ impl<'a> FeatureMatrix<'a> {
         self.data[r * self.row_stride + c * self.col_stride]
     }
 
+    /// True when the rows are contiguous and back to back (plain C order), so a
+    /// range of rows is one slice.
+    pub fn is_dense_row_major(&self) -> bool {
+        self.is_row_contiguous() && (self.row_stride == self.cols || self.rows <= 1)
+    }
+
+    /// Rows `start..end` as one row-major slice. Panics unless
+    /// [`is_dense_row_major`](Self::is_dense_row_major) and the range is in bounds.
+    pub fn rows_slice(&self, start: usize, end: usize) -> &'a [f32] {
+        assert!(self.is_dense_row_major() && start <= end && end <= self.rows);
+        &self.data[start * self.cols..end * self.cols]
+    }
+
     /// Row `r` as a slice, when rows are contiguous.
     #[inline]
     pub fn row_slice(&self, r: usize) -> Option<&'a [f32]> {

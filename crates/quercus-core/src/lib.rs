@@ -50,6 +50,7 @@ mod error;
 mod forest;
 mod input;
 pub mod objective;
+mod packed;
 mod parallel;
 mod predict;
 
@@ -61,4 +62,4 @@ pub use forest::{
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};
 pub use parallel::default_threads;
-pub use predict::{PredictOptions, Predictions};
+pub use predict::{Kernel, PredictOptions, Predictions};

@@ -1,5 +1,14 @@
-//! The scalar reference predictor: one row at a time, one tree at a time, in
-//! exactly XGBoost's summation order. Every faster kernel is tested against it.
+//! Prediction: the batch driver (row blocks, threads) and its kernels.
+//!
+//! * [`Kernel::Reference`]: one row at a time, one tree at a time, straight off
+//!   the IR, in exactly XGBoost's summation order. It is the reference every
+//!   other kernel is tested against, and the fallback (`QUERCUS_FORCE_SCALAR=1`).
+//! * [`Kernel::Interleaved`]: the packed layout, eight rows walked through a
+//!   tree at once with a branch-free step, trees in cache-sized blocks while a
+//!   block of rows streams through. Each row's leaf values are still added in
+//!   tree order, so its output is bit-identical to the reference.
+
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
@@ -7,11 +16,51 @@ use crate::error::{Error, Result};
 use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble};
 use crate::input::FeatureMatrix;
 use crate::objective::{Objective, argmax_first, softmax_in_place};
+use crate::packed::{FEATURE_MASK, PackedForest, step};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
-/// Rows per parallel work item.
+/// Rows per work item (and per gathered input block).
 const ROW_BLOCK: usize = 512;
+/// Rows walked through a tree together by the interleaved kernel.
+const LANES: usize = 8;
+/// Packed nodes per tree block (12 bytes each: 2048 nodes = 24 KiB, in L1).
+const TREE_BLOCK_NODES: usize = 2048;
+
+/// Which kernel computes tree outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Kernel {
+    /// The fastest available, unless `QUERCUS_FORCE_SCALAR=1` is set in the
+    /// environment (read once per process), which selects [`Kernel::Reference`].
+    #[default]
+    Auto,
+    /// The scalar reference: one row, one tree at a time.
+    Reference,
+    /// The packed, row-interleaved, tree-blocked kernel.
+    Interleaved,
+}
+
+impl Kernel {
+    /// Every concrete kernel, for tests that must run them all.
+    pub const ALL: [Kernel; 2] = [Kernel::Reference, Kernel::Interleaved];
+
+    fn resolve(self) -> Kernel {
+        static FORCED: OnceLock<bool> = OnceLock::new();
+        match self {
+            Kernel::Auto => {
+                let forced = *FORCED.get_or_init(|| {
+                    std::env::var("QUERCUS_FORCE_SCALAR").is_ok_and(|v| v != "0" && !v.is_empty())
+                });
+                if forced {
+                    Kernel::Reference
+                } else {
+                    Kernel::Interleaved
+                }
+            }
+            k => k,
+        }
+    }
+}
 
 /// What to predict, and how.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +77,8 @@ pub struct PredictOptions {
     /// for large inputs, `Some(1)` stays on the calling thread. Quercus uses its
     /// own pools, never rayon's global one.
     pub n_threads: Option<usize>,
+    /// Which kernel to use (all give bit-identical results).
+    pub kernel: Kernel,
 }
 
 impl Default for PredictOptions {
@@ -38,6 +89,7 @@ impl Default for PredictOptions {
             missing: f32::NAN,
             iteration_range: None,
             n_threads: None,
+            kernel: Kernel::Auto,
         }
     }
 }
@@ -103,6 +155,7 @@ struct Plan<'f> {
     width: usize,
     missing: f32,
     objective: &'f Objective,
+    kernel: Kernel,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -143,11 +196,24 @@ impl<'f> Plan<'f> {
             width,
             missing: opts.missing,
             objective: forest.objective(),
+            kernel: opts.kernel.resolve(),
         })
     }
 
     /// Predicts rows `first..` of `x` into `out` (`out.len() / width` rows).
     fn run(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
+        match (self.kernel, forest.booster()) {
+            (Kernel::Interleaved, Booster::Trees(e)) => {
+                for (b, chunk) in out.chunks_mut(ROW_BLOCK * self.width).enumerate() {
+                    self.run_interleaved(forest, e, x, first + b * ROW_BLOCK, chunk);
+                }
+            }
+            _ => self.run_reference(forest, x, first, out),
+        }
+    }
+
+    /// The reference kernel.
+    fn run_reference(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
         let g = forest.num_outputs();
         let mut row_buf = vec![0.0f32; x.cols()];
         let mut margin = vec![0.0f32; g];
@@ -175,21 +241,124 @@ impl<'f> Plan<'f> {
                 }
                 Booster::Linear(l) => linear_margin(forest, l, row, self.missing, &mut margin),
             }
-            match self.mode {
-                Mode::Transformed => match self.objective {
-                    Objective::Softprob => {
-                        softmax_in_place(&mut margin);
-                        out_row.copy_from_slice(&margin);
+            self.finish_row(forest, &mut margin, out_row);
+        }
+    }
+
+    /// Turns one row's margins into its output (transform, or a copy).
+    #[inline]
+    fn finish_row(&self, forest: &Forest, margin: &mut [f32], out_row: &mut [f32]) {
+        match self.mode {
+            Mode::Transformed => match self.objective {
+                Objective::Softprob => {
+                    softmax_in_place(margin);
+                    out_row.copy_from_slice(margin);
+                }
+                Objective::Softmax => out_row[0] = argmax_first(margin) as f32,
+                obj => {
+                    let sigmoid = forest.semantics().sigmoid;
+                    for (o, &m) in out_row.iter_mut().zip(margin.iter()) {
+                        *o = obj.transform_scalar(m, sigmoid);
                     }
-                    Objective::Softmax => out_row[0] = argmax_first(&margin) as f32,
-                    obj => {
-                        for (o, &m) in out_row.iter_mut().zip(&margin) {
-                            *o = obj.transform_scalar(m, sem.sigmoid);
+                }
+            },
+            _ => out_row.copy_from_slice(margin),
+        }
+    }
+
+    /// The interleaved kernel over one block of at most [`ROW_BLOCK`] rows.
+    fn run_interleaved(
+        &self,
+        forest: &Forest,
+        e: &TreeEnsemble,
+        x: &FeatureMatrix<'_>,
+        first: usize,
+        out: &mut [f32],
+    ) {
+        let n = out.len() / self.width;
+        let f = x.cols();
+        // Gather the block row-major, turning the `missing` sentinel into NaN,
+        // unless the caller's rows can be used as they are.
+        let gathered: Vec<f32>;
+        let xb: &[f32] = match x.row_slice(first) {
+            Some(_) if self.missing.is_nan() && x.is_dense_row_major() => {
+                x.rows_slice(first, first + n)
+            }
+            _ => {
+                let mut buf = vec![0.0f32; n * f];
+                for (i, row) in buf.chunks_exact_mut(f.max(1)).enumerate().take(n) {
+                    x.copy_row(first + i, row);
+                    if !self.missing.is_nan() {
+                        for v in row.iter_mut() {
+                            if *v == self.missing {
+                                *v = f32::NAN;
+                            }
                         }
                     }
-                },
-                _ => out_row.copy_from_slice(&margin),
+                }
+                gathered = buf;
+                &gathered
             }
+        };
+        let sem = forest.semantics();
+        let packed = forest.packed();
+        if self.mode == Mode::Leaf {
+            let base = self.trees.start;
+            walk_blocked(
+                packed,
+                e,
+                self.trees.clone(),
+                xb,
+                f,
+                n,
+                sem,
+                |t, r, leaf| {
+                    out[r * self.width + (t - base)] = leaf.index as f32;
+                },
+            );
+            return;
+        }
+        let g = forest.num_outputs();
+        let legacy = sem.summation == Summation::Legacy;
+        let mut acc = vec![0.0f32; n * g];
+        if !legacy {
+            for row in acc.chunks_exact_mut(g) {
+                row.copy_from_slice(forest.base_margin());
+            }
+        }
+        let weights = e.weights();
+        let outputs = e.tree_outputs();
+        walk_blocked(
+            packed,
+            e,
+            self.trees.clone(),
+            xb,
+            f,
+            n,
+            sem,
+            |t, r, leaf| {
+                let row = &mut acc[r * g..(r + 1) * g];
+                let w = weights.map(|w| w[t]);
+                match leaf.values {
+                    None => row[outputs[t] as usize] += w.map_or(leaf.value, |w| leaf.value * w),
+                    Some(vals) => {
+                        for (a, &v) in row.iter_mut().zip(vals) {
+                            *a += w.map_or(v, |w| v * w);
+                        }
+                    }
+                }
+            },
+        );
+        let mut margin = vec![0.0f32; g];
+        for (row, out_row) in acc.chunks_exact(g).zip(out.chunks_exact_mut(self.width)) {
+            if legacy {
+                for ((m, &b), &p) in margin.iter_mut().zip(forest.base_margin()).zip(row) {
+                    *m = b + p;
+                }
+            } else {
+                margin.copy_from_slice(row);
+            }
+            self.finish_row(forest, &mut margin, out_row);
         }
     }
 
@@ -241,6 +410,101 @@ impl<'f> Plan<'f> {
                 *m = b + p;
             }
         }
+    }
+}
+
+/// The leaf a row reached in one tree.
+struct Leaf<'a> {
+    /// Original node index.
+    index: usize,
+    /// Scalar leaf value.
+    value: f32,
+    /// The leaf vector of a multi-target tree.
+    values: Option<&'a [f32]>,
+}
+
+/// Walks rows `0..n` of the row-major block `xb` through trees `trees`, tree
+/// blocks outermost, then groups of [`LANES`] rows, then the trees of the block
+/// in order, and calls `visit(tree, row, leaf)`. For any one row the trees are
+/// visited in increasing order, which keeps the summation order exact.
+#[allow(clippy::too_many_arguments)]
+fn walk_blocked<'f>(
+    packed: &PackedForest,
+    e: &'f TreeEnsemble,
+    trees: std::ops::Range<usize>,
+    xb: &[f32],
+    f: usize,
+    n: usize,
+    sem: crate::forest::Semantics,
+    mut visit: impl FnMut(usize, usize, Leaf<'f>),
+) {
+    let mut start = trees.start;
+    while start < trees.end {
+        // A block of trees whose packed nodes fit in L1.
+        let mut end = start;
+        let mut nodes = 0;
+        while end < trees.end && (end == start || nodes < TREE_BLOCK_NODES) {
+            nodes += 2 * e.trees()[end].num_leaves();
+            end += 1;
+        }
+        let mut r0 = 0;
+        while r0 < n {
+            let k = (n - r0).min(LANES);
+            for t in start..end {
+                let tree = &e.trees()[t];
+                let pt = packed.trees[t];
+                if pt.fast {
+                    let mut idx = [pt.root; LANES];
+                    let mut base = [0usize; LANES];
+                    for (j, b) in base.iter_mut().enumerate() {
+                        *b = (r0 + j.min(k - 1)) * f;
+                    }
+                    for _ in 0..pt.depth {
+                        for j in 0..LANES {
+                            let node = &packed.nodes[idx[j] as usize];
+                            let x = xb[base[j] + (node.feature & FEATURE_MASK) as usize];
+                            idx[j] = step(node, x);
+                        }
+                    }
+                    for (j, &i) in idx.iter().enumerate().take(k) {
+                        let i = i as usize;
+                        visit(
+                            t,
+                            r0 + j,
+                            Leaf {
+                                index: packed.original[i] as usize,
+                                value: packed.leaf_value[i],
+                                values: None,
+                            },
+                        );
+                    }
+                } else {
+                    for r in r0..r0 + k {
+                        let row = &xb[r * f..(r + 1) * f];
+                        let leaf = tree.leaf_index(row, f32::NAN, sem.category_out_of_range);
+                        let (value, values) = match tree.nodes()[leaf] {
+                            Node::Leaf { value } => (value, None),
+                            Node::VectorLeaf { index } => {
+                                let w = tree.leaf_width();
+                                (0.0, Some(&tree.leaf_values()[index as usize * w..][..w]))
+                            }
+                            Node::Split { .. } => unreachable!("leaf_index returns a leaf"),
+                        };
+                        visit(
+                            t,
+                            r,
+                            Leaf {
+                                index: leaf,
+                                value,
+                                values,
+                            },
+                        );
+                    }
+                }
+            }
+            r0 += LANES;
+        }
+        start = end;
     }
 }
 
