@@ -1,21 +1,27 @@
 //! The `quercus` command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use quercus::io::{Columns, read_input, write_output};
-use quercus::{FeatureMatrix, LoadOptions, Model, PredictOptions};
+use quercus::io::{Columns, read_input, read_instances, write_output, write_predictions};
+use quercus::{
+    BqmlModel, BqmlOptions, FeatureMatrix, LoadOptions, Model, OutputFormat, PredictOptions,
+};
 
 const USAGE: &str = "\
-quercus: exact, fast, in-process predictions for XGBoost tree models
+quercus: exact, fast, in-process predictions for XGBoost and BigQuery ML tree models
 
 USAGE:
     quercus inspect MODEL [--json] [--legacy-summation]
     quercus predict MODEL --input IN --output OUT [OPTIONS]
 
 MODEL is an XGBoost model file in any format (JSON, UBJSON, legacy binary);
-the format is detected from the bytes.
+the format is detected from the bytes. It can also be a BigQuery ML EXPORT
+MODEL directory (model.bst + assets/): `predict` then reads raw instances,
+.jsonl (one JSON object keyed by column name per line) or .json (a Vertex AI
+request {\"instances\": [...]}), and writes what Google's exported predictor
+returns, .jsonl (one prediction per line) or .json ({\"predictions\": [...]}).
 
 PREDICT OPTIONS:
     --input IN               .npy (2-D float32/float64), .csv (header row of
@@ -30,6 +36,9 @@ PREDICT OPTIONS:
     --threads N              threads to use (default: all cores for big inputs)
     --legacy-summation       reproduce the writing XGBoost version's arithmetic
                              exactly (summation order, base score, sigmoid)
+    --bigquery-format        (BigQuery ML exports) write BigQuery ML.PREDICT's
+                             shape: predicted_<label> and, for classifiers,
+                             predicted_<label>_probs: [{label, prob}, ...]
 
     -h, --help               show this help
     -V, --version            show the version
@@ -60,7 +69,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The error and its causes on one line, without repeating a cause
+            // the message already quotes (an I/O error's text, for example).
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1) {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    msg.push_str(": ");
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
     }
@@ -82,6 +101,9 @@ fn run(args: Vec<String>) -> Result<()> {
         }
         "inspect" => inspect(Args::parse(&args[1..])?),
         "predict" => predict(Args::parse(&args[1..])?),
+        // Not in the usage text: measures JSON instances -> JSON predictions
+        // throughput in-process, for BENCHMARKS.md.
+        "bench-instances" => bench_instances(Args::parse(&args[1..])?),
         other => Err(usage(format!("unknown command `{other}`"))),
     }
 }
@@ -99,6 +121,9 @@ struct Args {
     missing: Option<f32>,
     iteration_range: Option<(usize, usize)>,
     threads: Option<usize>,
+    bigquery_format: bool,
+    batch: Option<usize>,
+    runs: Option<usize>,
 }
 
 impl Args {
@@ -126,6 +151,19 @@ impl Args {
                 "--margin" => a.margin = true,
                 "--leaf" => a.leaf = true,
                 "--legacy-summation" => a.legacy_summation = true,
+                "--bigquery-format" => a.bigquery_format = true,
+                "--batch" | "--runs" => {
+                    let v = value(flag)?;
+                    let n: usize =
+                        v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                            usage(format!("{flag}: `{v}` is not a positive integer"))
+                        })?;
+                    if flag == "--batch" {
+                        a.batch = Some(n);
+                    } else {
+                        a.runs = Some(n);
+                    }
+                }
                 "--missing" => {
                     let v = value(flag)?;
                     a.missing = Some(
@@ -177,6 +215,9 @@ impl Args {
 
 fn inspect(args: Args) -> Result<()> {
     let model = args.load()?;
+    if let Some(bq) = model.bqml() {
+        return inspect_bqml(&args, &model, bq);
+    }
     let s = model.summary();
     if args.json {
         let v = serde_json::json!({
@@ -251,6 +292,14 @@ fn predict(args: Args) -> Result<()> {
         return Err(usage("--margin and --leaf cannot be combined"));
     }
     let model = args.load()?;
+    if model.bqml().is_some() {
+        return predict_bqml(&args, &model, input, output);
+    }
+    if args.bigquery_format {
+        return Err(usage(
+            "--bigquery-format applies to BigQuery ML export directories only",
+        ));
+    }
     let forest = model.forest();
     let table = read_input(
         input,
@@ -274,9 +323,207 @@ fn predict(args: Args) -> Result<()> {
         missing: args.missing.unwrap_or(f32::NAN),
         iteration_range: args.iteration_range,
         n_threads: args.threads,
-        ..Default::default()
+        ..PredictOptions::default()
     };
     let preds = model.predict(&x, &opts)?;
     write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;
+    Ok(())
+}
+
+/// The options of `predict` on a BigQuery ML export.
+fn bqml_options(args: &Args) -> Result<BqmlOptions> {
+    for (set, flag) in [
+        (args.margin, "--margin"),
+        (args.leaf, "--leaf"),
+        (args.missing.is_some(), "--missing"),
+        (args.iteration_range.is_some(), "--iteration-range"),
+    ] {
+        if set {
+            return Err(usage(format!(
+                "{flag} is not available for BigQuery ML exports (their predictions are \
+                 those of Google's exported predictor)"
+            )));
+        }
+    }
+    Ok(BqmlOptions {
+        format: if args.bigquery_format {
+            OutputFormat::BigQuery
+        } else {
+            OutputFormat::Vertex
+        },
+        n_threads: args.threads,
+    })
+}
+
+fn predict_bqml(args: &Args, model: &Model, input: &Path, output: &Path) -> Result<()> {
+    let opts = bqml_options(args)?;
+    let instances = read_instances(input)?;
+    let preds = model
+        .predict_instances_with(&instances, &opts)
+        .map_err(|e| e.with_path(input))?;
+    write_predictions(output, &preds)?;
+    Ok(())
+}
+
+fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
+    let s = model.summary();
+    if args.json {
+        let features: Vec<serde_json::Value> = bq
+            .features()
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "encoding": f.encoding.name(),
+                    "encode_type": f.encode_type,
+                    "columns": [f.columns.start, f.columns.end],
+                    "vocabulary_size": f.vocabulary_size,
+                    "mean": f.mean.and_then(serde_json::Number::from_f64),
+                    "asset": f.asset.as_ref().map(|p| p.display().to_string()),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "path": bq.dir().display().to_string(),
+            "kind": "bigquery_ml_export",
+            "model_type": bq.model_type().name(),
+            "label_column": bq.label_column(),
+            "class_names": bq.class_names(),
+            "features": features,
+            "num_columns": bq.num_columns(),
+            "format": s.format,
+            "writer_version": s.writer_version,
+            "booster": s.booster,
+            "objective": s.objective,
+            "num_trees": s.num_trees,
+            "num_rounds": s.num_rounds,
+            "max_depth": s.max_depth,
+            "num_outputs": s.num_outputs,
+            "best_iteration": s.best_iteration,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("export:         {}", bq.dir().display());
+    println!("model type:     {} (BigQuery ML)", bq.model_type().name());
+    println!("label column:   {}", bq.label_column());
+    if !bq.class_names().is_empty() {
+        let classes: Vec<String> = bq
+            .class_names()
+            .iter()
+            .map(|c| match c {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        println!(
+            "classes:        {} ({}), in output order",
+            classes.len(),
+            classes.join(", ")
+        );
+    }
+    println!(
+        "booster:        model.bst, {} written by XGBoost {}, {} {}",
+        s.format, s.writer_version, s.booster, s.objective
+    );
+    println!(
+        "trees:          {} ({} rounds), max depth {}, {} leaves",
+        s.num_trees, s.num_rounds, s.max_depth, s.num_leaves
+    );
+    if let Some(b) = s.best_iteration {
+        println!("best iteration: {b} (ignored: the exported predictor uses every tree)");
+    }
+    println!(
+        "features:       {} columns, encoded into {} booster inputs",
+        bq.features().len(),
+        bq.num_columns()
+    );
+    println!(
+        "  {:<4} {:<28} {:<20} {:<9} {:>6}  detail",
+        "#", "column", "encoding", "inputs", "vocab"
+    );
+    for (i, f) in bq.features().iter().enumerate() {
+        let inputs = if f.columns.len() == 1 {
+            f.columns.start.to_string()
+        } else if f.columns.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{}..{}", f.columns.start, f.columns.end - 1)
+        };
+        let vocab = f.vocabulary_size.map_or("-".to_string(), |n| n.to_string());
+        let mut detail = Vec::new();
+        if let Some(m) = f.mean {
+            detail.push(format!("mean {m} for \"\""));
+        }
+        if let Some(et) = &f.encode_type
+            && et != f.encoding.name()
+        {
+            detail.push(format!("encode_type {et}"));
+        }
+        if let Some(a) = &f.asset {
+            detail.push(a.display().to_string());
+        }
+        println!(
+            "  {i:<4} {:<28} {:<20} {inputs:<9} {vocab:>6}  {}",
+            f.name,
+            f.encoding.name(),
+            detail.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Times JSON instances -> JSON predictions in-process: each run parses every
+/// line of the input, predicts in batches of `--batch` instances (default: all)
+/// and serialises every prediction to a JSON string. Prints one JSON object.
+fn bench_instances(args: Args) -> Result<()> {
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| usage("--input is required"))?;
+    let model = args.load()?;
+    if model.bqml().is_none() {
+        return Err(usage(
+            "bench-instances needs a BigQuery ML export directory",
+        ));
+    }
+    let opts = bqml_options(&args)?;
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let batch = args.batch.unwrap_or(lines.len()).max(1);
+    let runs = args.runs.unwrap_or(5);
+    let mut seconds = Vec::with_capacity(runs);
+    let mut out_bytes = 0usize;
+    for _ in 0..runs {
+        let start = std::time::Instant::now();
+        let mut out = String::new();
+        for chunk in lines.chunks(batch) {
+            let instances = chunk
+                .iter()
+                .map(|l| serde_json::from_str(l))
+                .collect::<std::result::Result<Vec<serde_json::Value>, _>>()?;
+            let preds = model.predict_instances_with(&instances, &opts)?;
+            for p in &preds {
+                out.push_str(&p.to_string());
+                out.push('\n');
+            }
+        }
+        seconds.push(start.elapsed().as_secs_f64());
+        out_bytes = std::hint::black_box(out).len();
+    }
+    let mut sorted = seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let v = serde_json::json!({
+        "instances": lines.len(),
+        "batch": batch,
+        "threads": args.threads,
+        "runs_seconds": seconds,
+        "median_seconds": median,
+        "instances_per_second": lines.len() as f64 / median,
+        "output_bytes": out_bytes,
+    });
+    println!("{v}");
     Ok(())
 }

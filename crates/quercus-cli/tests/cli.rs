@@ -145,3 +145,166 @@ fn usage_errors_exit_2() {
         Some(2)
     );
 }
+
+// ---- BigQuery ML export directories -------------------------------------------
+
+const EXPORT: &str = "models/bqml/synthetic_churn_classifier";
+
+/// The first `n` accepted instances of an export's `cases.jsonl` and the
+/// predictions of Google's exported predictor for them.
+fn golden(export: &str, n: usize) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(repo().join(export).join("cases.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|c| c.get("expected").is_some())
+        .take(n)
+        .map(|c| (c["instance"].clone(), c["expected"].clone()))
+        .unzip()
+}
+
+#[test]
+fn predict_on_an_export_directory_matches_googles_predictor() {
+    let (instances, expected) = golden(EXPORT, 40);
+    let input = tmp("bq.jsonl");
+    let text: String = instances.iter().map(|i| format!("{i}\n")).collect();
+    std::fs::write(&input, text).unwrap();
+    let out = tmp("bq.out.jsonl");
+    let r = quercus(&[
+        "predict",
+        EXPORT,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let got: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Same keys in the same order, same labels, same float32 probabilities.
+    assert_eq!(got, expected);
+
+    // A Vertex AI request body in, a response body out.
+    let input = tmp("bq.json");
+    std::fs::write(
+        &input,
+        serde_json::json!({"instances": instances, "parameters": {}}).to_string(),
+    )
+    .unwrap();
+    let out = tmp("bq.out.json");
+    let r = quercus(&[
+        "predict",
+        EXPORT,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["predictions"], serde_json::Value::Array(expected.clone()));
+
+    // BigQuery's ML.PREDICT shape.
+    let out = tmp("bq.out.bq.jsonl");
+    let r = quercus(&[
+        "predict",
+        EXPORT,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--bigquery-format",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["predicted_churned"], expected[0]["predicted_churned"]);
+    assert_eq!(
+        first["predicted_churned_probs"][1],
+        serde_json::json!({"label": expected[0]["churned_values"][1],
+                           "prob": expected[0]["churned_probs"][1]})
+    );
+}
+
+#[test]
+fn a_bad_instance_fails_with_one_line_naming_row_and_feature() {
+    let (instances, _) = golden(EXPORT, 3);
+    let mut bad = instances[2].clone();
+    bad["devices"] = serde_json::json!(7);
+    let input = tmp("bq_bad.jsonl");
+    std::fs::write(
+        &input,
+        format!("{}\n{}\n{}\n", instances[0], instances[1], bad),
+    )
+    .unwrap();
+    let out = tmp("bq_bad.out.jsonl");
+    let _ = std::fs::remove_file(&out);
+    let r = quercus(&[
+        "predict",
+        EXPORT,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8(r.stderr).unwrap();
+    assert!(!r.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for n in [
+        "bq_bad.jsonl",
+        "row 2",
+        "feature `devices`",
+        "expected an array",
+    ] {
+        assert!(err.contains(n), "`{n}` missing from: {err}");
+    }
+    assert!(!out.exists());
+
+    // Options of numeric models make no sense for an export.
+    let r = quercus(&[
+        "predict",
+        EXPORT,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--margin",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+}
+
+#[test]
+fn inspect_shows_the_export_schema() {
+    let r = quercus(&["inspect", "models/bqml/synth_target_classifier"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8(r.stdout).unwrap();
+    for needle in [
+        "boosted_tree_classifier",
+        "label column:   segment",
+        "gold, silver, bronze",
+        "categorical_target",
+        "array_target",
+        "categorical_label",
+        "encode_type ohe",
+        "assets/5_array.txt",
+        "8 columns, encoded into 19 booster inputs",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    let r = quercus(&["inspect", "models/bqml/boosted_tree_cox_model", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["model_type"], "boosted_tree_cox");
+    assert_eq!(v["features"].as_array().unwrap().len(), 12);
+    assert_eq!(v["features"][11]["encoding"], "categorical_one_hot");
+    assert_eq!(v["features"][11]["vocabulary_size"], 10);
+    assert_eq!(v["num_columns"], 35);
+}

@@ -1,12 +1,15 @@
 //! Reading input matrices and writing predictions: `.npy`, `.csv` and `.jsonl`,
 //! chosen by file extension. Used by the `quercus` CLI and the test suites.
 //!
-//! * `.npy`: a 2-D `float32` or `float64` array, C or Fortran order (`float64` is
-//!   rounded to nearest `f32`, as XGBoost does).
+//! * `.npy`: a 2-D `float32` or `float64` (or `int32`/`int64`) array, C or
+//!   Fortran order (`float64` is rounded to nearest `f32`, as XGBoost does).
 //! * `.csv`: a header row of feature names, then one row per instance; an empty
 //!   field is a missing value.
 //! * `.jsonl`: one JSON array of numbers per line, or one object keyed by feature
 //!   name (an absent key or `null` is a missing value).
+//!
+//! BigQuery ML exports take raw instances instead ([`read_instances`]) and give
+//! JSON predictions ([`write_predictions`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -69,6 +72,11 @@ pub fn write_output(path: &Path, preds: &Predictions) -> Result<()> {
             .with_path(path));
         }
     };
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(
         ".{}.tmp{}",
@@ -77,7 +85,7 @@ pub fn write_output(path: &Path, preds: &Predictions) -> Result<()> {
     ));
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     };
@@ -85,6 +93,88 @@ pub fn write_output(path: &Path, preds: &Predictions) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(e).with_path(path)
     })
+}
+
+/// Reads raw instances for a BigQuery ML export: `.jsonl` (one JSON object
+/// per line; blank lines are skipped) or `.json` (a Vertex AI request
+/// `{"instances": [...]}`, or a bare array). Errors name the file, the
+/// instance (row) and, for JSON Lines, the line.
+pub fn read_instances(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let ext = extension(path);
+    let result = std::fs::read_to_string(path)
+        .map_err(Error::io)
+        .and_then(|text| match ext.as_str() {
+            "jsonl" | "ndjson" => parse_instances_jsonl(&text),
+            "json" => parse_instances_json(&text),
+            _ => Err(Error::input(format!(
+                "unknown input type `.{ext}` for instances: use .jsonl (one JSON object per \
+                 line) or .json ({{\"instances\": [...]}})"
+            ))),
+        });
+    result.map_err(|e| e.with_path(path))
+}
+
+/// JSON Lines of instances.
+pub fn parse_instances_jsonl(text: &str) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Error::input(format!("line {}: invalid JSON: {e}", i + 1)).with_row(out.len())
+        })?;
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// A Vertex AI request body `{"instances": [...]}` (other keys, such as
+/// `parameters`, are ignored) or a bare JSON array of instances.
+pub fn parse_instances_json(text: &str) -> Result<Vec<serde_json::Value>> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::input(format!("invalid JSON: {e}")))?;
+    match v {
+        serde_json::Value::Array(items) => Ok(items),
+        serde_json::Value::Object(mut m) => match m.remove("instances") {
+            Some(serde_json::Value::Array(items)) => Ok(items),
+            Some(_) => Err(Error::input("`instances` is not an array")),
+            None => Err(Error::input(
+                "expected a Vertex AI request {\"instances\": [...]} or an array of instances",
+            )),
+        },
+        _ => Err(Error::input(
+            "expected a Vertex AI request {\"instances\": [...]} or an array of instances",
+        )),
+    }
+}
+
+/// Writes JSON predictions, atomically: `.jsonl` one per line, `.json` a
+/// Vertex AI response `{"predictions": [...]}`.
+pub fn write_predictions(path: &Path, predictions: &[serde_json::Value]) -> Result<()> {
+    let ext = extension(path);
+    let bytes = match ext.as_str() {
+        "jsonl" | "ndjson" => {
+            let mut s = String::new();
+            for p in predictions {
+                s.push_str(&p.to_string());
+                s.push('\n');
+            }
+            s.into_bytes()
+        }
+        "json" => {
+            let mut s = serde_json::json!({ "predictions": predictions }).to_string();
+            s.push('\n');
+            s.into_bytes()
+        }
+        _ => {
+            return Err(Error::input(format!(
+                "unknown output type `.{ext}` for predictions: use .jsonl or .json"
+            ))
+            .with_path(path));
+        }
+    };
+    write_atomic(path, &bytes)
 }
 
 fn extension(path: &Path) -> String {
@@ -144,12 +234,14 @@ impl Npy<'_> {
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .ok_or_else(|| Error::input("array shape overflows"))?;
-        let size = match self.descr.as_str() {
-            "<f4" => 4,
-            "<f8" => 8,
+        let (size, decode): (usize, fn(&[u8]) -> f32) = match self.descr.as_str() {
+            "<f4" => (4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            "<f8" => (8, |c| f64::from_le_bytes(le8(c)) as f32),
+            "<i4" => (4, |c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32),
+            "<i8" => (8, |c| i64::from_le_bytes(le8(c)) as f32),
             d => {
                 return Err(Error::input(format!(
-                    "array dtype `{d}` is not float32 or float64 (little-endian)"
+                    "array dtype `{d}` is not float32, float64, int32 or int64 (little-endian)"
                 )));
             }
         };
@@ -162,21 +254,17 @@ impl Npy<'_> {
                 self.payload.len()
             )));
         }
-        let p = &self.payload[..need];
-        Ok(if size == 4 {
-            p.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        } else {
-            p.chunks_exact(8)
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    f64::from_le_bytes(b) as f32
-                })
-                .collect()
-        })
+        Ok(self.payload[..need]
+            .chunks_exact(size)
+            .map(decode)
+            .collect())
     }
+}
+
+fn le8(c: &[u8]) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&c[..8]);
+    b
 }
 
 fn parse_npy(bytes: &[u8]) -> Result<Npy<'_>> {

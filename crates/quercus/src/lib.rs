@@ -1,13 +1,29 @@
 //! # quercus
 //!
-//! Run XGBoost (and, soon, BigQuery ML) tree models in-process, predicting
-//! exactly what the reference library predicts.
+//! Run XGBoost and BigQuery ML tree models in-process, predicting exactly what
+//! the reference implementation predicts.
 //!
 //! [`Model::load`] reads a model file in any supported format — XGBoost JSON,
 //! UBJSON or the legacy binary, from any XGBoost version 0.82 through 3.2 — by
 //! looking at its bytes, not its name. [`Model::predict`] takes a dense `f32`
 //! matrix (NaN is missing) and returns what XGBoost's Python
 //! `Booster.predict` returns, with the same shape.
+//!
+//! Given a directory, [`Model::load`] opens a BigQuery ML `EXPORT MODEL`
+//! export (`model.bst` + `assets/`), and [`Model::predict_instances`] takes the
+//! JSON instances Vertex AI would send and returns what Google's exported
+//! predictor returns:
+//!
+//! ```
+//! use quercus::Model;
+//! use serde_json::json;
+//!
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/bqml/boosted_tree_regressor_model");
+//! let model = Model::load(dir)?;
+//! let out = model.predict_instances(&[json!({"f1": "b", "f2": ["a"], "f3": 3})])?;
+//! assert!((out[0].as_f64().unwrap() - 1.0370053052902222).abs() < 1e-6);
+//! # Ok::<(), quercus::Error>(())
+//! ```
 //!
 //! ## Example
 //!
@@ -27,75 +43,141 @@ use std::path::Path;
 
 pub mod io;
 
+pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
-    Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Location, Objective, PredictOptions,
-    Predictions, Result,
+    Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Objective,
+    PredictOptions, Predictions, Result,
 };
 pub use quercus_xgboost::{Compat, Format, LoadOptions, ModelInfo, Version};
 
+/// BigQuery ML export directories: schema, encoder, Vertex-style outputs.
+pub mod bqml {
+    pub use quercus_bqml::*;
+}
+
 /// A loaded model, ready to predict. Immutable, `Send + Sync`: share it
 /// between threads behind an `Arc`.
+///
+/// It is either a single XGBoost model file or a BigQuery ML export directory
+/// (see [`bqml`]); [`Model::predict`] works on both (for an export, on the
+/// already-encoded columns), [`Model::predict_instances`] on exports.
 #[derive(Clone, Debug)]
 pub struct Model {
-    forest: Forest,
-    info: ModelInfo,
+    kind: Kind,
+}
+
+/// What was loaded.
+#[derive(Clone, Debug)]
+enum Kind {
+    /// An XGBoost model file (JSON, UBJSON or legacy binary).
+    Xgboost(Box<quercus_xgboost::XgbModel>),
+    /// A BigQuery ML `EXPORT MODEL` directory.
+    Bqml(Box<BqmlModel>),
 }
 
 impl Model {
-    /// Loads a model file, detecting the format from its bytes.
+    /// Loads a model: an XGBoost model file (the format is detected from its
+    /// bytes) or a BigQuery ML export directory (`model.bst` + `assets/`).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         Model::load_with(path, &LoadOptions::default())
     }
 
-    /// Loads a model file with options (e.g. [`LoadOptions::legacy_summation`]).
+    /// Loads a model file or export directory with options (e.g.
+    /// [`LoadOptions::legacy_summation`]).
     pub fn load_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Model> {
+        let path = path.as_ref();
+        if path.is_dir() {
+            return Ok(Model {
+                kind: Kind::Bqml(Box::new(BqmlModel::open(path, opts)?)),
+            });
+        }
         let m = quercus_xgboost::load_path(path, opts)?;
         Ok(Model {
-            forest: m.forest,
-            info: m.info,
+            kind: Kind::Xgboost(Box::new(m)),
         })
     }
 
-    /// Loads a model from bytes already in memory.
+    /// Loads an XGBoost model from bytes already in memory.
     pub fn from_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Model> {
         let m = quercus_xgboost::load_bytes(bytes, opts)?;
         Ok(Model {
-            forest: m.forest,
-            info: m.info,
+            kind: Kind::Xgboost(Box::new(m)),
         })
     }
 
-    /// Predicts every row of `x`.
+    /// Predicts every row of `x` (for a BigQuery ML export: rows of encoded
+    /// columns, see [`BqmlModel::encode_instances`]).
     pub fn predict(&self, x: &FeatureMatrix<'_>, opts: &PredictOptions) -> Result<Predictions> {
-        self.forest.predict(x, opts)
+        self.forest().predict(x, opts)
+    }
+
+    /// Predicts raw instances of a BigQuery ML export (JSON objects keyed by
+    /// column name, as Vertex AI sends them) and returns the exported
+    /// predictor's JSON predictions. See [`BqmlModel::predict_instances`].
+    pub fn predict_instances(
+        &self,
+        instances: &[serde_json::Value],
+    ) -> Result<Vec<serde_json::Value>> {
+        self.predict_instances_with(instances, &BqmlOptions::default())
+    }
+
+    /// [`Model::predict_instances`] with options (output shape, threads).
+    pub fn predict_instances_with(
+        &self,
+        instances: &[serde_json::Value],
+        opts: &BqmlOptions,
+    ) -> Result<Vec<serde_json::Value>> {
+        match &self.kind {
+            Kind::Bqml(m) => m.predict_instances(instances, opts),
+            Kind::Xgboost(_) => Err(Error::option(
+                "predict_instances needs a BigQuery ML export directory; an XGBoost model \
+                 file predicts a numeric matrix (Model::predict)",
+            )),
+        }
+    }
+
+    /// The BigQuery ML export, when this model is one.
+    pub fn bqml(&self) -> Option<&BqmlModel> {
+        match &self.kind {
+            Kind::Bqml(m) => Some(m),
+            Kind::Xgboost(_) => None,
+        }
     }
 
     /// The format-neutral model.
     pub fn forest(&self) -> &Forest {
-        &self.forest
+        match &self.kind {
+            Kind::Xgboost(m) => &m.forest,
+            Kind::Bqml(m) => m.forest(),
+        }
     }
 
-    /// What the file says about itself: format, writer version, attributes...
+    /// What the model file says about itself: format, writer version,
+    /// attributes... (for an export, its `model.bst`).
     pub fn info(&self) -> &ModelInfo {
-        &self.info
+        match &self.kind {
+            Kind::Xgboost(m) => &m.info,
+            Kind::Bqml(m) => m.info(),
+        }
     }
 
-    /// Number of input features.
+    /// Number of input features (for an export, encoded columns).
     pub fn num_features(&self) -> usize {
-        self.forest.num_features()
+        self.forest().num_features()
     }
 
     /// A summary for display (`quercus inspect`).
     pub fn summary(&self) -> Summary {
-        let f = &self.forest;
+        let f = self.forest();
+        let info = self.info();
         Summary {
-            format: self.info.format.name().to_string(),
-            writer_version: self.info.version.to_string(),
-            booster: self.info.booster.clone(),
-            objective: self.info.objective.clone(),
+            format: info.format.name().to_string(),
+            writer_version: info.version.to_string(),
+            booster: info.booster.clone(),
+            objective: info.objective.clone(),
             num_trees: f.trees().len(),
             num_rounds: f.num_rounds(),
-            num_parallel_tree: self.info.num_parallel_tree,
+            num_parallel_tree: info.num_parallel_tree,
             max_depth: f.max_depth(),
             num_leaves: f.trees().iter().map(|t| t.num_leaves()).sum(),
             num_features: f.num_features(),
@@ -113,7 +195,7 @@ impl Model {
             base_margin: f.base_margin().to_vec(),
             categorical_splits: f.trees().iter().any(|t| t.has_categorical()),
             multi_target_leaves: f.trees().iter().any(|t| t.leaf_width() > 1),
-            best_iteration: self.info.best_iteration(),
+            best_iteration: info.best_iteration(),
         }
     }
 }
