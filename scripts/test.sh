@@ -4,10 +4,12 @@
 #   scripts/test.sh
 #
 # 1. creates .venv (if missing) and installs the pinned Python packages
-#    from python/requirements-test.txt;
+#    from python/requirements-test.txt, and Google's BigQuery ML predictor
+#    (the oracle) into .venv/bqml-oracle from python/requirements-bqml-oracle.txt;
 # 2. cargo fmt --check, clippy (-D warnings), cargo test (workspace), cargo doc;
-# 3. builds the `quercus` CLI and runs pytest (live parity against the
-#    pip-installed XGBoost).
+# 3. builds the `quercus` CLI and the Python package (into .venv, by maturin),
+#    and runs pytest (live parity against the
+#    pip-installed XGBoost and against Google's BigQuery ML predictor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,24 @@ fi
 step "installing pinned Python packages"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
 
+# The BigQuery ML oracle: Google's exported predictor (bigquery-ml-utils) with
+# the XGBoost and numpy it needs (XGBoost 3.1+ cannot read model.bst). It lives
+# in its own --target directory, outside the .venv's site-packages, so the
+# .venv keeps XGBoost 3.2 and numpy 2; python/tests/test_bqml_oracle.py runs it
+# in a subprocess with PYTHONPATH=.venv/bqml-oracle. --no-deps: its declared
+# dependencies (TensorFlow...) are not needed for boosted trees. Installed only
+# when the pinned versions are not already there.
+ORACLE=.venv/bqml-oracle
+if ! PYTHONPATH=$ORACLE .venv/bin/python -c '
+import importlib.metadata as m, sys
+want = {"bigquery-ml-utils": "1.5.0", "xgboost": "3.0.1", "numpy": "1.26.4"}
+sys.exit(any(m.version(k) != v for k, v in want.items()))' 2>/dev/null; then
+    step "installing the BigQuery ML oracle into $ORACLE"
+    rm -rf "$ORACLE"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+        --target "$ORACLE" -r python/requirements-bqml-oracle.txt
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
@@ -32,5 +52,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
 step "building the quercus CLI (release)"
 cargo build --release --locked -p quercus-cli
+step "building the Python package into .venv (maturin develop --release)"
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --locked --quiet
 step "pytest"
 QUERCUS_BIN="$PWD/target/release/quercus" .venv/bin/python -m pytest python/tests -q

@@ -37,7 +37,9 @@ def thresholds(booster) -> list[tuple[int, float]]:
     """(feature, threshold) of numeric splits, read from the model's own JSON."""
     doc = json.loads(booster.save_raw("json"))
     out = []
-    for t in doc["learner"]["gradient_booster"]["model"]["trees"]:
+    gb = doc["learner"]["gradient_booster"]
+    gb = gb.get("gbtree", gb)  # DART nests its trees under "gbtree"
+    for t in gb["model"]["trees"]:
         for i, left in enumerate(t["left_children"]):
             if left != -1 and t.get("split_type", [0] * len(t["left_children"]))[i] == 0:
                 out.append((t["split_indices"][i], t["split_conditions"][i]))

@@ -1,0 +1,359 @@
+//! `quercus._native.Model`: a loaded [`quercus::Model`] and the predict entry
+//! points the Python `quercus.Model` calls after converting its input.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use numpy::{PyArrayDyn, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use quercus::{BqmlOptions, FeatureMatrix, FeatureType, LoadOptions, OutputFormat, PredictOptions};
+
+use crate::convert::{self, Csr};
+use crate::errors::ToPyResult;
+
+/// A loaded model. Immutable (`frozen`), so one instance can be used from many
+/// Python threads at once; every prediction runs with the GIL released.
+#[pyclass(frozen, module = "quercus._native", name = "Model")]
+pub struct PyModel {
+    inner: quercus::Model,
+    missing: f32,
+}
+
+/// Prediction options as the Python layer passes them.
+fn options(
+    missing: f32,
+    output_margin: bool,
+    pred_leaf: bool,
+    iteration_range: Option<(usize, usize)>,
+    n_threads: Option<usize>,
+) -> PredictOptions {
+    PredictOptions {
+        output_margin,
+        pred_leaf,
+        missing,
+        iteration_range,
+        n_threads,
+        ..PredictOptions::default()
+    }
+}
+
+/// Parses a JSON array of instances.
+fn parse_instances(json: &str) -> quercus::Result<Vec<serde_json::Value>> {
+    match serde_json::from_str(json) {
+        Ok(serde_json::Value::Array(v)) => Ok(v),
+        Ok(_) => Err(quercus::Error::input("instances must be a list")),
+        Err(e) => Err(quercus::Error::input(format!(
+            "instances are not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// The elements of a contiguous 1-D array.
+fn contiguous<'a, T: numpy::Element>(
+    py: Python<'_>,
+    name: &str,
+    a: &'a PyReadonlyArray1<'_, T>,
+) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| {
+        crate::errors::input_error(
+            py,
+            format!("the sparse matrix's {name} array is not contiguous"),
+        )
+    })
+}
+
+#[pymethods]
+impl PyModel {
+    /// Loads a model file (XGBoost JSON, UBJSON or legacy binary).
+    #[staticmethod]
+    #[pyo3(signature = (path, *, missing = f32::NAN, legacy_summation = false))]
+    fn load(py: Python<'_>, path: PathBuf, missing: f32, legacy_summation: bool) -> PyResult<Self> {
+        let opts = LoadOptions::legacy_summation(legacy_summation);
+        let inner = py
+            .detach(|| quercus::Model::load_with(&path, &opts))
+            .or_raise(py)?;
+        Ok(PyModel { inner, missing })
+    }
+
+    /// Loads a model from the bytes of a model file.
+    #[staticmethod]
+    #[pyo3(signature = (data, *, missing = f32::NAN, legacy_summation = false))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: &Bound<'_, PyBytes>,
+        missing: f32,
+        legacy_summation: bool,
+    ) -> PyResult<Self> {
+        let opts = LoadOptions::legacy_summation(legacy_summation);
+        let bytes = data.as_bytes();
+        let inner = py
+            .detach(|| quercus::Model::from_bytes(bytes, &opts))
+            .or_raise(py)?;
+        Ok(PyModel { inner, missing })
+    }
+
+    /// Predicts a 2-D float32 array (any non-negative strides), zero-copy.
+    #[pyo3(signature = (x, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    fn predict_dense<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        output_margin: bool,
+        pred_leaf: bool,
+        iteration_range: Option<(usize, usize)>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let opts = options(
+            self.missing,
+            output_margin,
+            pred_leaf,
+            iteration_range,
+            n_threads,
+        );
+        let model = &self.inner;
+        let p = convert::with_matrix(py, x, |m| {
+            py.detach(|| model.predict(&m, &opts)).or_raise(py)
+        })?;
+        convert::to_numpy(py, p)
+    }
+
+    /// Predicts a CSR matrix given as its three arrays; absent entries are missing.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (indptr, indices, data, n_cols, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    fn predict_csr<'py>(
+        &self,
+        py: Python<'py>,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i64>,
+        data: PyReadonlyArray1<'py, f32>,
+        n_cols: usize,
+        output_margin: bool,
+        pred_leaf: bool,
+        iteration_range: Option<(usize, usize)>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let opts = options(
+            self.missing,
+            output_margin,
+            pred_leaf,
+            iteration_range,
+            n_threads,
+        );
+        let csr = Csr {
+            indptr: contiguous(py, "indptr", &indptr)?,
+            indices: contiguous(py, "indices", &indices)?,
+            data: contiguous(py, "data", &data)?,
+            cols: n_cols,
+        };
+        let model = &self.inner;
+        let p = py
+            .detach(|| convert::predict_csr(model, csr, &opts))
+            .or_raise(py)?;
+        convert::to_numpy(py, p)
+    }
+
+    /// Encodes raw instances of a BigQuery ML export (a JSON array of objects
+    /// keyed by column name) into the booster's numeric columns, and predicts
+    /// those like [`predict_dense`](Self::predict_dense).
+    #[pyo3(signature = (instances_json, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    fn predict_bqml_columns<'py>(
+        &self,
+        py: Python<'py>,
+        instances_json: &str,
+        output_margin: bool,
+        pred_leaf: bool,
+        iteration_range: Option<(usize, usize)>,
+        n_threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let opts = options(
+            self.missing,
+            output_margin,
+            pred_leaf,
+            iteration_range,
+            n_threads,
+        );
+        let model = &self.inner;
+        let p = py
+            .detach(|| {
+                let bqml = model.bqml().ok_or_else(|| {
+                    quercus::Error::option(
+                        "raw BigQuery columns need a BigQuery ML export directory",
+                    )
+                })?;
+                let instances = parse_instances(instances_json)?;
+                let data = bqml.encode_instances(&instances)?;
+                let x = FeatureMatrix::row_major(&data, instances.len(), bqml.num_columns())?;
+                model.predict(&x, &opts)
+            })
+            .or_raise(py)?;
+        convert::to_numpy(py, p)
+    }
+
+    /// Predicts raw instances of a BigQuery ML export (a JSON array of objects
+    /// keyed by column name) and returns the JSON array of predictions, shaped
+    /// like Vertex AI's (`format="vertex"`) or `ML.PREDICT`'s (`"bigquery"`).
+    #[pyo3(signature = (instances_json, *, format = "vertex", n_threads = None))]
+    fn predict_instances(
+        &self,
+        py: Python<'_>,
+        instances_json: &str,
+        format: &str,
+        n_threads: Option<usize>,
+    ) -> PyResult<String> {
+        let format = match format {
+            "vertex" => OutputFormat::Vertex,
+            "bigquery" => OutputFormat::BigQuery,
+            other => {
+                return Err(crate::errors::to_pyerr(
+                    py,
+                    &quercus::Error::option(format!(
+                        "format must be \"vertex\" or \"bigquery\", not {other:?}"
+                    )),
+                ));
+            }
+        };
+        let opts = BqmlOptions { format, n_threads };
+        let model = &self.inner;
+        py.detach(|| {
+            let instances = parse_instances(instances_json)?;
+            let out = model.predict_instances_with(&instances, &opts)?;
+            serde_json::to_string(&out)
+                .map_err(|e| quercus::Error::input(format!("cannot write predictions: {e}")))
+        })
+        .or_raise(py)
+    }
+
+    /// True when this is a BigQuery ML export directory.
+    #[getter]
+    fn is_bqml(&self) -> bool {
+        self.inner.bqml().is_some()
+    }
+
+    /// The export's input columns (BigQuery ML exports; empty otherwise).
+    #[getter]
+    fn bqml_columns(&self) -> Vec<String> {
+        self.inner
+            .bqml()
+            .map(|b| b.features().iter().map(|f| f.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The class labels of a BigQuery ML classifier in output order, as a JSON
+    /// array (`"[]"` otherwise).
+    #[getter]
+    fn class_names_json(&self) -> String {
+        let names = self
+            .inner
+            .bqml()
+            .map(|b| b.class_names().to_vec())
+            .unwrap_or_default();
+        serde_json::Value::Array(names).to_string()
+    }
+
+    /// The export's `model_type` (BigQuery ML exports), else `None`.
+    #[getter]
+    fn bqml_model_type(&self) -> Option<&'static str> {
+        self.inner.bqml().map(|b| b.model_type().name())
+    }
+
+    /// The export's label column (BigQuery ML exports), else `None`.
+    #[getter]
+    fn label_column(&self) -> Option<String> {
+        self.inner.bqml().map(|b| b.label_column().to_string())
+    }
+
+    /// Number of input features.
+    #[getter]
+    fn num_features(&self) -> usize {
+        self.inner.num_features()
+    }
+
+    /// Margins per row: classes for multi-class models, targets for
+    /// multi-target models, else 1.
+    #[getter]
+    fn num_outputs(&self) -> usize {
+        self.inner.forest().num_outputs()
+    }
+
+    /// Feature names stored in the model (empty when none are).
+    #[getter]
+    fn feature_names(&self) -> Vec<String> {
+        self.inner.forest().feature_names().to_vec()
+    }
+
+    /// `"numeric"` or `"categorical"` per feature (empty when not stored).
+    #[getter]
+    fn feature_types(&self) -> Vec<&'static str> {
+        self.inner
+            .forest()
+            .feature_types()
+            .iter()
+            .map(|t| match t {
+                FeatureType::Numeric => "numeric",
+                FeatureType::Categorical => "categorical",
+            })
+            .collect()
+    }
+
+    /// The objective as stored in the file.
+    #[getter]
+    fn objective(&self) -> String {
+        self.inner.info().objective.clone()
+    }
+
+    /// `gbtree`, `dart` or `gblinear`.
+    #[getter]
+    fn booster(&self) -> String {
+        self.inner.info().booster.clone()
+    }
+
+    /// Number of trees (0 for `gblinear`).
+    #[getter]
+    fn num_trees(&self) -> usize {
+        self.inner.forest().trees().len()
+    }
+
+    /// Number of boosting rounds.
+    #[getter]
+    fn num_rounds(&self) -> usize {
+        self.inner.forest().num_rounds()
+    }
+
+    /// The `best_iteration` attribute, if stored.
+    #[getter]
+    fn best_iteration(&self) -> Option<usize> {
+        self.inner.info().best_iteration()
+    }
+
+    /// Learner attributes stored in the file.
+    #[getter]
+    fn attributes(&self) -> BTreeMap<String, String> {
+        self.inner.info().attributes.clone()
+    }
+
+    /// Version of the XGBoost that wrote the file (`0.x` for pre-1.0 binaries).
+    #[getter]
+    fn xgboost_version(&self) -> String {
+        self.inner.info().version.to_string()
+    }
+
+    /// `json`, `ubjson` or `binary`.
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.inner.info().format.name()
+    }
+
+    /// The value treated as missing in addition to NaN.
+    #[getter]
+    fn missing(&self) -> f32 {
+        self.missing
+    }
+
+    /// The base score(s) as stored in the file.
+    #[getter]
+    fn base_score(&self) -> Vec<f32> {
+        self.inner.info().base_score.clone()
+    }
+}

@@ -1,0 +1,53 @@
+"""Quercus: run XGBoost and BigQuery ML tree models in-process, predicting
+exactly what XGBoost predicts.
+
+>>> import quercus
+>>> model = quercus.load("model.json")          # doctest: +SKIP
+>>> model.predict(X)                             # doctest: +SKIP
+
+:func:`load` reads XGBoost JSON, UBJSON and legacy binary files from any
+XGBoost version 0.82 through 3.2. :meth:`Model.predict` takes numpy arrays,
+pandas DataFrames, Arrow tables and scipy.sparse matrices, and returns what
+``xgboost.Booster.predict`` returns. :mod:`quercus.parity` checks that claim
+against XGBoost, a Vertex AI response or a BigQuery ``ML.PREDICT`` export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._model import Model, load, loads
+from ._native import __version__
+from .errors import (
+    InputError,
+    InputTypeError,
+    ModelFormatError,
+    ModelReadError,
+    OptionError,
+    QuercusError,
+    UnsupportedModelError,
+)
+
+__all__ = [
+    "Model",
+    "load",
+    "loads",
+    "QuercusError",
+    "ModelReadError",
+    "ModelFormatError",
+    "UnsupportedModelError",
+    "InputError",
+    "InputTypeError",
+    "OptionError",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # `quercus.parity` is imported on first use, so that `import quercus` stays
+    # light and `python -m quercus.parity` does not find it pre-imported.
+    if name == "parity":
+        import importlib
+
+        return importlib.import_module(".parity", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

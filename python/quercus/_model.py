@@ -1,0 +1,317 @@
+"""The :class:`Model` class and :func:`load`."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _convert
+from . import _native
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Model:
+    """A loaded tree model, ready to predict.
+
+    Create one with :func:`quercus.load`. A model is immutable: share one
+    instance between threads freely; every prediction releases the GIL, so
+    threads predict in parallel. A process that forks after loading (or
+    predicting) keeps working in the child.
+    """
+
+    __slots__ = ("_native", "_path")
+
+    def __init__(self, native: "_native.Model", path: Optional[str] = None) -> None:
+        self._native = native
+        self._path = path
+
+    def predict(
+        self,
+        X: Any,
+        *,
+        output_margin: bool = False,
+        pred_leaf: bool = False,
+        iteration_range: Optional[Tuple[int, int]] = None,
+        n_threads: Optional[int] = None,
+        validate_features: bool = True,
+    ) -> np.ndarray:
+        """Predicts every row of ``X``.
+
+        Returns the numpy array that ``xgboost.Booster.predict`` returns for
+        this model and these options: float32, shape ``(rows,)`` when each row
+        has one value, else ``(rows, k)`` (classes for ``multi:softprob``,
+        targets for multi-target models, trees for ``pred_leaf``). Margins are
+        bit-identical to XGBoost's.
+
+        Parameters
+        ----------
+        X
+            The rows to predict. One of:
+
+            * a 2-D numpy array. ``float32`` is read in place, without a
+              copy, in C order, Fortran order or any strides; ``float64``,
+              integer and bool arrays are rounded to float32 as XGBoost does.
+              Columns are taken by position. NaN is missing.
+            * a pandas DataFrame. Columns are matched to the model's
+              ``feature_names`` by name and reordered as needed; a missing or
+              unexpected column is an :class:`InputError`. A ``category``
+              column contributes its codes (for categorical features).
+              Nullable columns' ``NA`` is missing.
+            * a pyarrow ``Table`` / ``RecordBatch``, or any object with the
+              Arrow PyCapsule interface (``__arrow_c_stream__`` /
+              ``__arrow_c_array__``, e.g. a polars DataFrame; needs pyarrow).
+              Matched by name like a DataFrame; nulls are missing;
+              dictionary columns contribute their indices.
+            * a scipy.sparse matrix or array (CSR, CSC, ...). As in XGBoost,
+              an entry that is not stored is missing (not zero).
+
+            For a BigQuery ML export directory, a DataFrame, Arrow table or
+            list of dicts with the export's raw input columns (strings,
+            arrays, STRUCT fields as ``<struct>_<field>``) is encoded the way
+            the exported predictor encodes it, and the booster's output for
+            the encoded rows is returned; a numeric array is taken as already
+            encoded.
+        output_margin
+            Return raw margins (before the objective's transformation).
+        pred_leaf
+            Return the index of the leaf each row reaches in each tree.
+        iteration_range
+            ``(begin, end)``: use only boosting rounds ``begin`` to ``end - 1``
+            (``end == 0`` means to the last). Default: every round.
+            Like ``Booster.predict``, ``best_iteration`` is not applied
+            implicitly.
+        n_threads
+            Threads to use. Default: all cores for large inputs
+            (``QUERCUS_NUM_THREADS`` overrides), 1 for small ones.
+        validate_features
+            Match DataFrame and Arrow columns to the model's feature names
+            (default). ``False`` takes them by position.
+
+        A float32 ``X`` is read in place while the GIL is released: do not
+        modify it from another thread until ``predict`` returns.
+
+        Raises
+        ------
+        InputError
+            Wrong number of columns, a missing or unexpected column, a 1-D or
+            3-D array. :class:`InputTypeError` (also a ``TypeError``) for
+            strings, objects or other non-numeric data.
+        OptionError
+            An iteration range outside the model, or leaf indices of a linear
+            model.
+        """
+        opts = dict(
+            output_margin=bool(output_margin),
+            pred_leaf=bool(pred_leaf),
+            iteration_range=_convert.iteration_range(iteration_range),
+            n_threads=_convert.n_threads(n_threads),
+        )
+        records = (
+            _convert.bqml_records(X, self._native.bqml_columns, validate_features)
+            if self._native.is_bqml
+            else None
+        )
+        if records is not None:
+            out = self._native.predict_bqml_columns(_dumps(records), **opts)
+            return out.reshape(0) if out.shape[0] == 0 else out
+        kind, payload = _convert.prepare(X, self, validate_features)
+        if kind == "csr":
+            indptr, indices, data, n_cols = payload  # type: ignore[misc]
+            out = self._native.predict_csr(indptr, indices, data, n_cols, **opts)
+        else:
+            out = self._native.predict_dense(payload, **opts)
+        if out.shape[0] == 0:
+            # Booster.predict returns shape (0,) for no rows, whatever the width.
+            out = out.reshape(0)
+        return out
+
+    def predict_instances(
+        self, instances: Sequence[Dict[str, Any]], *, format: str = "vertex", n_threads: Optional[int] = None
+    ) -> List[Any]:
+        """Predicts raw instances of a BigQuery ML export, as Vertex AI does.
+
+        ``instances`` are dicts keyed by the export's input column names (what
+        you send to a Vertex AI endpoint's ``:predict`` as ``"instances"``).
+        Returns one prediction per instance, shaped like Google's exported
+        predictor (``format="vertex"``: ``{"predicted_<label>": ...,
+        "<label>_values": [...], "<label>_probs": [...]}`` for classifiers, a
+        number for regressors) or like ``ML.PREDICT``'s columns
+        (``format="bigquery"``: ``predicted_<label>`` and
+        ``predicted_<label>_probs`` = ``[{"label", "prob"}, ...]``).
+
+        Raises :class:`OptionError` for a model that is not a BigQuery ML
+        export, :class:`InputError` naming the instance and column for an
+        instance that cannot be encoded.
+        """
+        if _convert._is_pandas_frame(instances):
+            recs = _convert.bqml_records(instances, self._native.bqml_columns, True) or []
+        else:
+            recs = [{str(k): _convert._jsonable(v) for k, v in r.items()} for r in instances]
+        out = self._native.predict_instances(_dumps(recs), format=format, n_threads=_convert.n_threads(n_threads))
+        return json.loads(out)
+
+    @property
+    def is_bqml(self) -> bool:
+        """True for a BigQuery ML export directory (``model.bst`` + ``assets/``)."""
+        return self._native.is_bqml
+
+    @property
+    def class_names(self) -> Optional[List[Any]]:
+        """A BigQuery ML classifier's class labels in output order (output
+        ``i`` is the probability of ``class_names[i]``), else ``None``."""
+        names = json.loads(self._native.class_names_json)
+        return names or None
+
+    @property
+    def label_column(self) -> Optional[str]:
+        """A BigQuery ML export's label column, else ``None``."""
+        return self._native.label_column
+
+    @property
+    def input_columns(self) -> Optional[List[str]]:
+        """A BigQuery ML export's raw input columns, else ``None``."""
+        return list(self._native.bqml_columns) or None
+
+    @property
+    def num_features(self) -> int:
+        """Number of input features (columns of ``X``)."""
+        return self._native.num_features
+
+    @property
+    def num_outputs(self) -> int:
+        """Margins per row: the number of classes of a multi-class model, of
+        targets of a multi-target model, else 1. (``multi:softmax`` still
+        predicts one class index per row.)"""
+        return self._native.num_outputs
+
+    @property
+    def feature_names(self) -> Optional[List[str]]:
+        """Feature names stored in the model, or ``None`` when it has none
+        (as ``Booster.feature_names``)."""
+        return self._native.feature_names or None
+
+    @property
+    def feature_types(self) -> Optional[List[str]]:
+        """``"numeric"`` or ``"categorical"`` for each feature, or ``None``
+        when the model does not store feature types."""
+        return self._native.feature_types or None
+
+    @property
+    def objective(self) -> str:
+        """The objective, as stored (``reg:linear`` stays ``reg:linear``)."""
+        return self._native.objective
+
+    @property
+    def booster(self) -> str:
+        """``"gbtree"``, ``"dart"`` or ``"gblinear"``."""
+        return self._native.booster
+
+    @property
+    def num_trees(self) -> int:
+        """Number of trees (0 for ``gblinear``)."""
+        return self._native.num_trees
+
+    @property
+    def num_rounds(self) -> int:
+        """Number of boosting rounds (``iteration_range`` counts these)."""
+        return self._native.num_rounds
+
+    @property
+    def best_iteration(self) -> Optional[int]:
+        """The ``best_iteration`` attribute saved by early stopping, or ``None``."""
+        return self._native.best_iteration
+
+    @property
+    def attributes(self) -> Dict[str, str]:
+        """The learner attributes stored in the file (``best_iteration``,
+        ``best_score``, user attributes, ...)."""
+        return dict(self._native.attributes)
+
+    @property
+    def xgboost_version(self) -> str:
+        """Version of the XGBoost that wrote the file, e.g. ``"2.1.4"``
+        (``"0.x"`` for a pre-1.0 binary, which does not record it)."""
+        return self._native.xgboost_version
+
+    @property
+    def format(self) -> str:
+        """File format: ``"json"``, ``"ubjson"`` or ``"binary"``."""
+        return self._native.format
+
+    @property
+    def missing(self) -> float:
+        """The value treated as missing besides NaN (``load(missing=...)``)."""
+        return self._native.missing
+
+    @property
+    def base_score(self) -> List[float]:
+        """The base score(s) as stored in the file."""
+        return list(self._native.base_score)
+
+    def __repr__(self) -> str:
+        what = f"{self.num_trees} trees" if self.booster != "gblinear" else "linear"
+        return (
+            f"<quercus.Model {self.booster} {self.objective}, {what}, "
+            f"{self.num_features} features, {self.num_outputs} output(s), "
+            f"written by XGBoost {self.xgboost_version}>"
+        )
+
+
+def _dumps(records: Any) -> str:
+    from .errors import InputError
+
+    try:
+        return json.dumps(records, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"instances cannot be written as JSON: {e}") from None
+
+
+def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = False) -> Model:
+    """Loads a model file, or a BigQuery ML export directory.
+
+    The format is detected from the bytes, not the name: XGBoost JSON
+    (1.0+), UBJSON (1.6+) or the legacy binary (``.bst``/``.model``, 0.82
+    through 3.0). A directory is read as a BigQuery ML ``EXPORT MODEL``
+    output (``model.bst`` plus ``assets/``); see :meth:`Model.predict_instances`.
+
+    Parameters
+    ----------
+    path
+        The model file or export directory.
+    missing
+        A value treated as missing in addition to NaN, like the ``missing``
+        argument of ``xgboost.DMatrix``.
+    legacy_summation
+        Reproduce the arithmetic of the XGBoost version that *wrote* the file
+        (its summation order, sigmoid and base score handling) instead of what
+        current XGBoost computes when it loads it. The two differ in the last
+        bits for files written by XGBoost < 1.3 (e.g. BigQuery ML's 0.82).
+
+    Raises
+    ------
+    ModelReadError
+        The file cannot be read (also an ``OSError``).
+    ModelFormatError
+        Not a valid model in any supported format.
+    UnsupportedModelError
+        A valid model that Quercus cannot reproduce exactly.
+    """
+    p = os.fspath(path)
+    native = _native.Model.load(p, missing=_convert.missing_value(missing), legacy_summation=bool(legacy_summation))
+    return Model(native, p)
+
+
+def loads(data: bytes, *, missing: float = math.nan, legacy_summation: bool = False) -> Model:
+    """Loads a model from the bytes of a model file (see :func:`load`)."""
+    native = _native.Model.from_bytes(
+        bytes(data), missing=_convert.missing_value(missing), legacy_summation=bool(legacy_summation)
+    )
+    return Model(native)
+
+
+__all__: Sequence[str] = ["Model", "load", "loads"]
