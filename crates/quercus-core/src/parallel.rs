@@ -18,13 +18,18 @@ struct Pools {
 static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
 
 /// The number of threads used when the caller does not say: the available
-/// parallelism, or `QUERCUS_NUM_THREADS` when set to a positive integer.
+/// parallelism, or `QUERCUS_NUM_THREADS` when set to a positive integer. Read
+/// once per process (finding the available parallelism reads cgroup files,
+/// which would cost more than predicting one row).
 pub fn default_threads() -> usize {
-    std::env::var("QUERCUS_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("QUERCUS_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
 }
 
 /// A pool of exactly `threads` threads, created on first use and reused.
