@@ -19,7 +19,9 @@ Engines (all on 100,000-row float32 batches of the generated test data):
 
 Every measurement first waits until the machine is quiet (other processes use
 less than --quiet-cores of CPU over 3 s; /proc/stat minus this process tree) and
-records how much CPU other processes used while it ran. Each run measures every
+records how much CPU other processes used while it ran; a measurement during
+which they used more than --max-other cores is taken again (at most --attempts
+times in all, keeping the cleanest). Each run measures every
 engine once (per measurement: a warm-up call, then at least 3 timed calls, or 2
 when a call takes over 3 s; the run's figure is their median); the table gives
 the median over --runs runs and the range of the run figures.
