@@ -4,12 +4,26 @@ XGBoost, inputs that hit split thresholds, and float32 ULP distance."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "models" / "xgboost"
+
+
+def quercus_bin() -> str:
+    """The `quercus` CLI: $QUERCUS_BIN, else target/release or target/debug."""
+    env = os.environ.get("QUERCUS_BIN")
+    if env:
+        return env
+    for profile in ("release", "debug"):
+        p = ROOT / "target" / profile / "quercus"
+        if p.exists():
+            return str(p)
+    pytest.skip("the quercus binary is not built (cargo build -p quercus-cli)")
 
 CASES = {
     "binary_logistic": dict(objective="binary:logistic"),

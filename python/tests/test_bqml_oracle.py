@@ -30,21 +30,11 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import bqml_random  # noqa: E402
+from pyhelpers import quercus_bin  # noqa: E402
 
 EXPORTS = sorted(p.parent.parent for p in (ROOT / "models" / "bqml").glob("*/assets/model_metadata.json"))
 TOLERANCE = 1e-6
 SEED = int(os.environ.get("BQML_ORACLE_SEED", random.randrange(1 << 30)))
-
-
-def quercus_bin() -> str:
-    env = os.environ.get("QUERCUS_BIN")
-    if env:
-        return env
-    for profile in ("release", "debug"):
-        p = ROOT / "target" / profile / "quercus"
-        if p.exists():
-            return str(p)
-    pytest.skip("the quercus binary is not built (cargo build -p quercus-cli)")
 
 
 def oracle_dir() -> Path:

@@ -8,30 +8,15 @@ thresholds and their float32 neighbours.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 xgb = pytest.importorskip("xgboost")
 
-from pyhelpers import CASES, make_input, train, ulp_distance  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def quercus_bin() -> str:
-    env = os.environ.get("QUERCUS_BIN")
-    if env:
-        return env
-    for profile in ("release", "debug"):
-        p = ROOT / "target" / profile / "quercus"
-        if p.exists():
-            return str(p)
-    pytest.skip("the quercus binary is not built (cargo build -p quercus-cli)")
+from pyhelpers import CASES, make_input, quercus_bin, train, ulp_distance  # noqa: E402
 
 
 def run_cli(model_path, x, tmp_path, *flags):
