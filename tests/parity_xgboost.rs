@@ -117,14 +117,70 @@ fn predict(
         };
         f(&mut o);
         results.push((kernel, model.predict(x, &o)?));
+        if kernel == Kernel::Reference {
+            continue;
+        }
+        // The same kernel on other paths: each row alone (the one-row path,
+        // into a reused buffer), the first three rows (a short batch), and the
+        // rows repeated past the threading threshold on two threads.
+        let width = model.output_width(&o)?;
+        let mut rowwise = vec![0.0f32; x.rows() * width];
+        for (r, out) in rowwise.chunks_exact_mut(width.max(1)).enumerate() {
+            model.predict_into(&x.slice_rows(r, r + 1), &o, out)?;
+        }
+        let shape = results.last().unwrap().1.shape.clone();
+        results.push((
+            kernel,
+            quercus::Predictions {
+                data: rowwise,
+                shape,
+            },
+        ));
+        let head = x.rows().min(3);
+        let mut short = model.predict(&x.slice_rows(0, head), &o)?;
+        short
+            .data
+            .extend_from_slice(&results.last().unwrap().1.data[head * width..]);
+        short.shape = results.last().unwrap().1.shape.clone();
+        results.push((kernel, short));
+        let reps = 2100usize.div_ceil(x.rows().max(1));
+        let (data, cols) = dense(x);
+        let tiled: Vec<f32> = std::iter::repeat_n(data.as_slice(), reps)
+            .flatten()
+            .copied()
+            .collect();
+        let big = FeatureMatrix::row_major(&tiled, x.rows() * reps, cols)?;
+        let threaded = model.predict(
+            &big,
+            &PredictOptions {
+                n_threads: Some(2),
+                ..o.clone()
+            },
+        )?;
+        for (i, chunk) in threaded
+            .data
+            .chunks_exact(x.rows() * width.max(1))
+            .enumerate()
+        {
+            if chunk
+                .iter()
+                .zip(&results[0].1.data)
+                .any(|(a, b)| !same_bits(*a, *b))
+            {
+                return Err(quercus::Error::option(format!(
+                    "kernel {kernel:?} on 2 threads differs from the reference in copy {i}"
+                )));
+            }
+        }
     }
     let (_, reference) = &results[0];
     for (kernel, r) in &results[1..] {
         let same = r.shape == reference.shape
+            && r.data.len() == reference.data.len()
             && r.data
                 .iter()
                 .zip(&reference.data)
-                .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+                .all(|(a, b)| same_bits(*a, *b));
         if !same {
             return Err(quercus::Error::option(format!(
                 "kernel {kernel:?} differs from the reference kernel"
@@ -132,6 +188,23 @@ fn predict(
         }
     }
     Ok(results.swap_remove(0).1)
+}
+
+fn same_bits(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The matrix as a dense row-major copy, and its column count.
+fn dense(x: &FeatureMatrix<'_>) -> (Vec<f32>, usize) {
+    let mut data = vec![0.0f32; x.rows() * x.cols()];
+    for (r, row) in data
+        .chunks_exact_mut(x.cols().max(1))
+        .enumerate()
+        .take(x.rows())
+    {
+        x.copy_row(r, row);
+    }
+    (data, x.cols())
 }
 
 #[test]

@@ -579,7 +579,7 @@ impl Forest {
             }
         }
         let packed = match &booster {
-            Booster::Trees(e) => PackedForest::new(e.trees()),
+            Booster::Trees(e) => PackedForest::new(e.trees(), num_features),
             Booster::Linear(_) => PackedForest::default(),
         };
         Ok(Forest {

@@ -4,7 +4,7 @@
 //!
 //! A leaf is a fixed point of the traversal step: its threshold is NaN (so every
 //! value goes "right"), its missing direction is right, and its `left` is its own
-//! index minus one. A tree can therefore be walked for exactly `depth` steps with
+//! index minus one (slot 0 is a placeholder that belongs to no tree). A tree can therefore be walked for exactly `depth` steps with
 //! no per-row branch, whatever depth each row's leaf is at.
 
 use crate::forest::{Node, Tree};
@@ -47,18 +47,30 @@ pub(crate) struct PackedForest {
     /// Original node index per packed node (for leaf-index output).
     pub original: Vec<u32>,
     pub trees: Vec<PackedTree>,
+    /// Number of input features every packed split was checked against.
+    pub num_features: usize,
+    /// `slow_before[t]`: how many of trees `0..t` are not `fast`.
+    pub slow_before: Vec<u32>,
 }
 
 impl PackedForest {
-    /// Packs validated trees.
-    pub fn new(trees: &[Tree]) -> PackedForest {
+    /// Packs validated trees whose splits use features `< num_features`.
+    ///
+    /// Every tree marked `fast` is then checked by [`PackedForest::verify_tree`]:
+    /// the unchecked loads of the fast kernels rely on that check.
+    pub fn new(trees: &[Tree], num_features: usize) -> PackedForest {
         let total: usize = trees.iter().map(|t| t.num_leaves() * 2).sum();
         let mut p = PackedForest {
             nodes: Vec::with_capacity(total),
             leaf_value: Vec::with_capacity(total),
             original: Vec::with_capacity(total),
             trees: Vec::with_capacity(trees.len()),
+            num_features,
+            slow_before: Vec::with_capacity(trees.len() + 1),
         };
+        // Slot 0 is never part of a tree, so every leaf's `left` (its own
+        // index minus one) is a valid index.
+        p.push_placeholder(0);
         for tree in trees {
             let fast = tree.leaf_width() == 1
                 && !tree.has_categorical()
@@ -107,16 +119,50 @@ impl PackedForest {
                         p.nodes[s] = PackedNode {
                             threshold: f32::NAN,
                             feature: 0,
-                            // A lone-leaf tree (slot == root) has depth 0 and
-                            // is never stepped.
-                            left: slot.saturating_sub(1),
+                            // Steps back to itself; `slot >= 1` (slot 0 is the
+                            // placeholder).
+                            left: slot - 1,
                         };
                     }
                     Node::VectorLeaf { .. } => unreachable!("vector-leaf trees are not packed"),
                 }
             }
+            let end = p.nodes.len();
+            let t = p.trees.len() - 1;
+            if !p.verify_tree(root as usize..end) {
+                // Cannot happen for a validated `Tree`; if it ever did, the
+                // tree is walked by the (bounds-checked) reference traversal.
+                debug_assert!(false, "packed tree {t} failed verification");
+                p.trees[t].fast = false;
+            }
+        }
+        p.slow_before.push(0);
+        for t in 0..p.trees.len() {
+            let prev = p.slow_before[t];
+            p.slow_before.push(prev + u32::from(!p.trees[t].fast));
         }
         p
+    }
+
+    /// True when every tree in `trees` is `fast`.
+    pub fn all_fast(&self, trees: std::ops::Range<usize>) -> bool {
+        trees.is_empty() || self.slow_before[trees.end] == self.slow_before[trees.start]
+    }
+
+    /// Checks the invariant the fast kernels' unchecked loads rely on, for the
+    /// nodes `range` of one tree: every node's `left` and `left + 1` lie in
+    /// `range` (so any walk from the root stays inside the tree, whatever the
+    /// input) and every feature index is `< num_features`.
+    fn verify_tree(&self, range: std::ops::Range<usize>) -> bool {
+        self.nodes[range.clone()].iter().all(|n| {
+            let l = n.left as usize;
+            // A node with a NaN threshold and missing values going right
+            // always steps to `left + 1` (see `step`): `left` is never used.
+            let always_right = n.threshold.is_nan() && n.feature & DEFAULT_LEFT == 0;
+            (always_right || range.contains(&l))
+                && range.contains(&(l + 1))
+                && ((n.feature & FEATURE_MASK) as usize) < self.num_features.max(1)
+        })
     }
 
     fn push_placeholder(&mut self, orig: u32) {
@@ -139,4 +185,146 @@ pub(crate) fn step(node: &PackedNode, x: f32) -> u32 {
     let right = !(x < node.threshold);
     let missing_left = x.is_nan() & (node.feature & DEFAULT_LEFT != 0);
     node.left + u32::from(right & !missing_left)
+}
+
+/// [`step`] for inputs known to hold no NaN: one compare, one add.
+#[inline(always)]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x < t)` is meant: true for a NaN threshold
+pub(crate) fn step_no_nan(node: &PackedNode, x: f32) -> u32 {
+    node.left + u32::from(!(x < node.threshold))
+}
+
+/// The fast kernels: trees whose every node passed
+/// [`PackedForest::verify_tree`], walked without bounds checks.
+pub(crate) mod fast {
+    use super::{FEATURE_MASK, PackedForest, PackedNode, step, step_no_nan};
+
+    /// Rows (or trees) walked together.
+    pub(crate) const LANES: usize = 8;
+
+    #[inline(always)]
+    fn step_n<const NAN: bool>(node: &PackedNode, x: f32) -> u32 {
+        if NAN {
+            step(node, x)
+        } else {
+            step_no_nan(node, x)
+        }
+    }
+
+    /// Adds the leaf values of trees `trees` to the [`LANES`] rows of one
+    /// lane-major group: `xg[c * LANES + j]` is feature `c` of row `j`
+    /// (`xg.len() == num_features * LANES`), `acc[j * g + o]` is output `o` of
+    /// row `j`; only the first `k` rows are written back. For each row the
+    /// trees are added in increasing order, as the reference does.
+    ///
+    /// Every tree in `trees` must be `fast` (checked; panics otherwise).
+    #[inline(never)]
+    pub(crate) fn group<const NAN: bool>(
+        p: &PackedForest,
+        trees: std::ops::Range<usize>,
+        outputs: &[u32],
+        xg: &[f32],
+        acc: &mut [f32],
+        g: usize,
+        k: usize,
+    ) {
+        assert!(xg.len() >= p.num_features * LANES && acc.len() >= k * g && k <= LANES);
+        assert!(p.all_fast(trees.clone()));
+        let meta = &p.trees[trees.clone()];
+        let nodes = p.nodes.as_slice();
+        let walk = |root: u32, depth: u32| -> [u32; LANES] {
+            let mut idx = [root; LANES];
+            for _ in 0..depth {
+                for (j, i) in idx.iter_mut().enumerate() {
+                    // SAFETY: `*i` starts at a fast tree's root and every step
+                    // moves to `left` or `left + 1` of a node of that tree, which
+                    // `verify_tree` proved to lie inside the tree, so `*i` is
+                    // always `< nodes.len()`. The feature index was proved
+                    // `< num_features`, so `f * LANES + j < xg.len()` (asserted
+                    // above).
+                    unsafe {
+                        let node = nodes.get_unchecked(*i as usize);
+                        let f = (node.feature & FEATURE_MASK) as usize;
+                        *i = step_n::<NAN>(node, *xg.get_unchecked(f * LANES + j));
+                    }
+                }
+            }
+            idx
+        };
+        if g == 1 {
+            let mut s = [0.0f32; LANES];
+            s[..k].copy_from_slice(&acc[..k]);
+            for t in meta {
+                let idx = walk(t.root, t.depth);
+                for (sj, &i) in s.iter_mut().zip(&idx) {
+                    // SAFETY: `i` is a node index of a fast tree (see `walk`);
+                    // `leaf_value` has one entry per node.
+                    *sj += unsafe { *p.leaf_value.get_unchecked(i as usize) };
+                }
+            }
+            acc[..k].copy_from_slice(&s[..k]);
+        } else {
+            for (t, meta) in trees.zip(meta) {
+                let idx = walk(meta.root, meta.depth);
+                let o = outputs[t] as usize;
+                for (j, &i) in idx.iter().enumerate().take(k) {
+                    acc[j * g + o] += p.leaf_value[i as usize];
+                }
+            }
+        }
+    }
+
+    /// Adds the leaf values of trees `trees` for one row (`row.len() ==
+    /// num_features`) to `acc` (one value per output), walking [`LANES`]
+    /// trees at once; each tree's value is added in increasing tree order.
+    ///
+    /// Every tree in `trees` must be `fast` (checked; panics otherwise).
+    #[inline(never)]
+    pub(crate) fn one_row<const NAN: bool>(
+        p: &PackedForest,
+        trees: std::ops::Range<usize>,
+        outputs: &[u32],
+        row: &[f32],
+        acc: &mut [f32],
+    ) {
+        assert!(row.len() >= p.num_features);
+        assert!(p.all_fast(trees.clone()));
+        let meta = &p.trees[trees.clone()];
+        let nodes = p.nodes.as_slice();
+        let single = acc.len() == 1;
+        let mut t0 = 0;
+        while t0 < meta.len() {
+            let chunk = &meta[t0..(t0 + LANES).min(meta.len())];
+            let mut idx = [0u32; LANES];
+            let mut depth = 0;
+            for (j, i) in idx.iter_mut().enumerate() {
+                // Lanes past the last tree repeat it (and are not added).
+                let t = chunk[j.min(chunk.len() - 1)];
+                *i = t.root;
+                depth = depth.max(t.depth);
+            }
+            // A tree shallower than `depth` sits on its leaf, a fixed point.
+            for _ in 0..depth {
+                for i in idx.iter_mut() {
+                    // SAFETY: as in `group`: indices stay inside their fast
+                    // tree, features are `< num_features <= row.len()`.
+                    unsafe {
+                        let node = nodes.get_unchecked(*i as usize);
+                        let f = (node.feature & FEATURE_MASK) as usize;
+                        *i = step_n::<NAN>(node, *row.get_unchecked(f));
+                    }
+                }
+            }
+            if single {
+                for &i in &idx[..chunk.len()] {
+                    acc[0] += p.leaf_value[i as usize];
+                }
+            } else {
+                for (j, &i) in idx[..chunk.len()].iter().enumerate() {
+                    acc[outputs[trees.start + t0 + j] as usize] += p.leaf_value[i as usize];
+                }
+            }
+            t0 += chunk.len();
+        }
+    }
 }

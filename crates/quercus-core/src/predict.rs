@@ -16,14 +16,13 @@ use crate::error::{Error, Result};
 use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble};
 use crate::input::FeatureMatrix;
 use crate::objective::{Objective, argmax_first, softmax_in_place};
+use crate::packed::fast::{self, LANES};
 use crate::packed::{FEATURE_MASK, PackedForest, step};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
 /// Rows per work item (and per gathered input block).
 const ROW_BLOCK: usize = 512;
-/// Rows walked through a tree together by the interleaved kernel.
-const LANES: usize = 8;
 /// Packed nodes per tree block (12 bytes each: 2048 nodes = 24 KiB, in L1).
 const TREE_BLOCK_NODES: usize = 2048;
 
@@ -112,8 +111,64 @@ impl Predictions {
 }
 
 impl Forest {
-    /// Predicts every row of `x` with the scalar reference predictor.
+    /// Predicts every row of `x`.
+    ///
+    /// Each kernel returns bit-identical values; see [`Kernel`]. Large inputs
+    /// are split into row blocks predicted on Quercus's own thread pool (see
+    /// [`PredictOptions::n_threads`]).
     pub fn predict(&self, x: &FeatureMatrix<'_>, opts: &PredictOptions) -> Result<Predictions> {
+        let width = self.output_width(opts)?;
+        let rows = x.rows();
+        let len = rows
+            .checked_mul(width)
+            .ok_or_else(|| Error::input("output size overflows"))?;
+        let mut data = vec![0.0f32; len];
+        self.predict_into(x, opts, &mut data)?;
+        let shape = if width == 1 {
+            vec![rows]
+        } else {
+            vec![rows, width]
+        };
+        Ok(Predictions { data, shape })
+    }
+
+    /// Number of values per row that [`Forest::predict`] returns with `opts`
+    /// (the second dimension of its shape, or 1).
+    pub fn output_width(&self, opts: &PredictOptions) -> Result<usize> {
+        Ok(Plan::new(self, opts)?.width)
+    }
+
+    /// Predicts every row of `x` into `out`, row-major, which must hold exactly
+    /// `x.rows() * self.output_width(opts)` values.
+    ///
+    /// For callers that predict in a loop: with fewer than 8 rows of
+    /// row-contiguous input (up to 256 features, 64 outputs) it runs on the
+    /// calling thread and allocates nothing.
+    ///
+    /// ```
+    /// # use quercus_core::*;
+    /// # let tree = Tree::new(vec![
+    /// #     Node::Split { feature: 0, threshold: 0.5, default_left: true, left: 1, right: 2, categories: None },
+    /// #     Node::Leaf { value: -1.0 }, Node::Leaf { value: 1.0 }], vec![], 1)?;
+    /// # let forest = Forest::new(ForestParts {
+    /// #     num_features: 1, num_outputs: 1, base_margin: vec![0.0],
+    /// #     objective: Objective::from_xgboost_name("reg:squarederror")?,
+    /// #     booster: Booster::Trees(TreeEnsemble::new(vec![tree], vec![0], None, vec![0, 1])?),
+    /// #     semantics: Semantics::default(), feature_names: vec![], feature_types: vec![] })?;
+    /// let opts = PredictOptions::default();
+    /// let mut out = [0.0f32; 1];
+    /// for x in [0.2f32, 0.9] {
+    ///     forest.predict_into(&FeatureMatrix::row_major(&[x], 1, 1)?, &opts, &mut out)?;
+    ///     println!("{}", out[0]);
+    /// }
+    /// # Ok::<(), quercus_core::Error>(())
+    /// ```
+    pub fn predict_into(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
         if x.cols() != self.num_features() {
             return Err(Error::new(crate::ErrorKind::FeatureCount {
                 expected: self.num_features(),
@@ -123,28 +178,28 @@ impl Forest {
         let plan = Plan::new(self, opts)?;
         let rows = x.rows();
         let width = plan.width;
-        let len = rows
-            .checked_mul(width)
-            .ok_or_else(|| Error::input("output size overflows"))?;
-        let mut data = vec![0.0f32; len];
+        if rows.checked_mul(width) != Some(out.len()) {
+            return Err(Error::input(format!(
+                "output buffer holds {} values; {rows} rows x {width} values per row needed",
+                out.len()
+            )));
+        }
+        if width == 0 || rows == 0 {
+            return Ok(());
+        }
         let threads = opts
             .n_threads
             .unwrap_or_else(crate::parallel::default_threads);
-        if rows < PARALLEL_MIN_ROWS || threads <= 1 || width == 0 {
-            plan.run(self, x, 0, &mut data);
+        if rows < PARALLEL_MIN_ROWS || threads <= 1 {
+            plan.run(self, x, 0, out);
         } else {
             crate::parallel::pool(threads)?.install(|| {
-                data.par_chunks_mut(ROW_BLOCK * width)
+                out.par_chunks_mut(ROW_BLOCK * width)
                     .enumerate()
                     .for_each(|(b, chunk)| plan.run(self, x, b * ROW_BLOCK, chunk));
             });
         }
-        let shape = if width == 1 {
-            vec![rows]
-        } else {
-            vec![rows, width]
-        };
-        Ok(Predictions { data, shape })
+        Ok(())
     }
 }
 
@@ -277,6 +332,13 @@ impl<'f> Plan<'f> {
     ) {
         let n = out.len() / self.width;
         let f = x.cols();
+        let packed = forest.packed();
+        let fast =
+            self.mode != Mode::Leaf && e.weights().is_none() && packed.all_fast(self.trees.clone());
+        if fast && n < LANES {
+            self.run_small(forest, x, first, out);
+            return;
+        }
         // Gather the block row-major, turning the `missing` sentinel into NaN,
         // unless the caller's rows can be used as they are.
         let gathered: Vec<f32>;
@@ -301,7 +363,6 @@ impl<'f> Plan<'f> {
             }
         };
         let sem = forest.semantics();
-        let packed = forest.packed();
         if self.mode == Mode::Leaf {
             let base = self.trees.start;
             walk_blocked(
@@ -328,27 +389,33 @@ impl<'f> Plan<'f> {
         }
         let weights = e.weights();
         let outputs = e.tree_outputs();
-        walk_blocked(
-            packed,
-            e,
-            self.trees.clone(),
-            xb,
-            f,
-            n,
-            sem,
-            |t, r, leaf| {
-                let row = &mut acc[r * g..(r + 1) * g];
-                let w = weights.map(|w| w[t]);
-                match leaf.values {
-                    None => row[outputs[t] as usize] += w.map_or(leaf.value, |w| leaf.value * w),
-                    Some(vals) => {
-                        for (a, &v) in row.iter_mut().zip(vals) {
-                            *a += w.map_or(v, |w| v * w);
+        if fast {
+            sum_fast(packed, e, self.trees.clone(), xb, f, n, &mut acc, g);
+        } else {
+            walk_blocked(
+                packed,
+                e,
+                self.trees.clone(),
+                xb,
+                f,
+                n,
+                sem,
+                |t, r, leaf| {
+                    let row = &mut acc[r * g..(r + 1) * g];
+                    let w = weights.map(|w| w[t]);
+                    match leaf.values {
+                        None => {
+                            row[outputs[t] as usize] += w.map_or(leaf.value, |w| leaf.value * w)
+                        }
+                        Some(vals) => {
+                            for (a, &v) in row.iter_mut().zip(vals) {
+                                *a += w.map_or(v, |w| v * w);
+                            }
                         }
                     }
-                }
-            },
-        );
+                },
+            );
+        }
         let mut margin = vec![0.0f32; g];
         for (row, out_row) in acc.chunks_exact(g).zip(out.chunks_exact_mut(self.width)) {
             if legacy {
@@ -359,6 +426,69 @@ impl<'f> Plan<'f> {
                 margin.copy_from_slice(row);
             }
             self.finish_row(forest, &mut margin, out_row);
+        }
+    }
+
+    /// Fewer than [`LANES`] rows, every planned tree `fast`, no tree weights:
+    /// each row walks [`LANES`] trees at once, on the stack when the row and
+    /// its margins fit (no allocation).
+    fn run_small(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
+        let f = x.cols();
+        let g = forest.num_outputs();
+        let packed = forest.packed();
+        let outputs = match forest.booster() {
+            Booster::Trees(e) => e.tree_outputs(),
+            Booster::Linear(_) => unreachable!("run_small is for tree models"),
+        };
+        let legacy = forest.semantics().summation == Summation::Legacy;
+        let mut row_stack = [0.0f32; 256];
+        let mut row_heap = Vec::new();
+        let mut margin_stack = [0.0f32; 64];
+        let mut margin_heap = Vec::new();
+        let margin: &mut [f32] = if g <= margin_stack.len() {
+            &mut margin_stack[..g]
+        } else {
+            margin_heap.resize(g, 0.0);
+            &mut margin_heap
+        };
+        for (i, out_row) in out.chunks_exact_mut(self.width).enumerate() {
+            let r = first + i;
+            let row: &[f32] = match x.row_slice(r) {
+                Some(s) if self.missing.is_nan() => s,
+                _ => {
+                    let buf: &mut [f32] = if f <= row_stack.len() {
+                        &mut row_stack[..f]
+                    } else {
+                        row_heap.resize(f, 0.0);
+                        &mut row_heap
+                    };
+                    x.copy_row(r, buf);
+                    if !self.missing.is_nan() {
+                        for v in buf.iter_mut() {
+                            if *v == self.missing {
+                                *v = f32::NAN;
+                            }
+                        }
+                    }
+                    buf
+                }
+            };
+            if legacy {
+                margin.fill(0.0);
+            } else {
+                margin.copy_from_slice(forest.base_margin());
+            }
+            if row.iter().any(|v| v.is_nan()) {
+                fast::one_row::<true>(packed, self.trees.clone(), outputs, row, margin);
+            } else {
+                fast::one_row::<false>(packed, self.trees.clone(), outputs, row, margin);
+            }
+            if legacy {
+                for (m, &b) in margin.iter_mut().zip(forest.base_margin()) {
+                    *m += b;
+                }
+            }
+            self.finish_row(forest, margin, out_row);
         }
     }
 
@@ -413,6 +543,70 @@ impl<'f> Plan<'f> {
     }
 }
 
+/// Adds the leaf values of `trees` (all `fast`) for rows `0..n` of the
+/// row-major block `xb` (NaN = missing) to `acc` (`n * g`, row-major): the
+/// rows are copied lane-major in groups of [`LANES`]; tree blocks outermost,
+/// so a block's nodes stay in cache while every group walks it. For each row
+/// the trees are added in increasing order, as the reference does.
+#[allow(clippy::too_many_arguments)]
+fn sum_fast(
+    packed: &PackedForest,
+    e: &TreeEnsemble,
+    trees: std::ops::Range<usize>,
+    xb: &[f32],
+    f: usize,
+    n: usize,
+    acc: &mut [f32],
+    g: usize,
+) {
+    let groups = n.div_ceil(LANES);
+    let mut xt = vec![0.0f32; groups * f * LANES];
+    let mut has_nan = vec![false; groups];
+    for (grp, (xg, nan)) in xt
+        .chunks_exact_mut((f * LANES).max(1))
+        .zip(has_nan.iter_mut())
+        .enumerate()
+    {
+        for j in 0..LANES {
+            // Lanes past the last row repeat it (their sums are not kept).
+            let r = (grp * LANES + j).min(n - 1);
+            for (c, &v) in xb[r * f..(r + 1) * f].iter().enumerate() {
+                xg[c * LANES + j] = v;
+                *nan |= v.is_nan();
+            }
+        }
+    }
+    let outputs = e.tree_outputs();
+    let mut start = trees.start;
+    while start < trees.end {
+        let end = tree_block_end(e, start, trees.end);
+        for (grp, &nan) in has_nan.iter().enumerate() {
+            let r0 = grp * LANES;
+            let k = (n - r0).min(LANES);
+            let xg = &xt[grp * f * LANES..(grp + 1) * f * LANES];
+            let a = &mut acc[r0 * g..(r0 + k) * g];
+            if nan {
+                fast::group::<true>(packed, start..end, outputs, xg, a, g, k);
+            } else {
+                fast::group::<false>(packed, start..end, outputs, xg, a, g, k);
+            }
+        }
+        start = end;
+    }
+}
+
+/// The end of the block of trees starting at `start` whose packed nodes fit
+/// in L1 (at least one tree).
+fn tree_block_end(e: &TreeEnsemble, start: usize, end: usize) -> usize {
+    let mut stop = start;
+    let mut nodes = 0;
+    while stop < end && (stop == start || nodes < TREE_BLOCK_NODES) {
+        nodes += 2 * e.trees()[stop].num_leaves();
+        stop += 1;
+    }
+    stop
+}
+
 /// The leaf a row reached in one tree.
 struct Leaf<'a> {
     /// Original node index.
@@ -440,13 +634,7 @@ fn walk_blocked<'f>(
 ) {
     let mut start = trees.start;
     while start < trees.end {
-        // A block of trees whose packed nodes fit in L1.
-        let mut end = start;
-        let mut nodes = 0;
-        while end < trees.end && (end == start || nodes < TREE_BLOCK_NODES) {
-            nodes += 2 * e.trees()[end].num_leaves();
-            end += 1;
-        }
+        let end = tree_block_end(e, start, trees.end);
         let mut r0 = 0;
         while r0 < n {
             let k = (n - r0).min(LANES);

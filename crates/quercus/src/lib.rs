@@ -111,6 +111,23 @@ impl Model {
         self.forest().predict(x, opts)
     }
 
+    /// Predicts into a caller-provided buffer of exactly
+    /// `x.rows() * self.output_width(opts)?` values (row-major), without
+    /// allocating for small batches: see [`Forest::predict_into`].
+    pub fn predict_into(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.forest().predict_into(x, opts, out)
+    }
+
+    /// Values per row that [`Model::predict`] returns with `opts`.
+    pub fn output_width(&self, opts: &PredictOptions) -> Result<usize> {
+        self.forest().output_width(opts)
+    }
+
     /// Predicts raw instances of a BigQuery ML export (JSON objects keyed by
     /// column name, as Vertex AI sends them) and returns the exported
     /// predictor's JSON predictions. See [`BqmlModel::predict_instances`].
