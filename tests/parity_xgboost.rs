@@ -109,7 +109,7 @@ fn predict(
     f: impl Fn(&mut PredictOptions),
 ) -> Result<quercus::Predictions, quercus::Error> {
     let mut results = Vec::new();
-    for kernel in Kernel::ALL {
+    for kernel in Kernel::available() {
         let mut o = PredictOptions {
             missing,
             kernel,

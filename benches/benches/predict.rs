@@ -27,7 +27,7 @@ fn predict(c: &mut Criterion) {
         let x = read_f32(&bm.data, bm.rows * bm.cols).expect("read test data");
         let cols = bm.cols;
         let mut g = c.benchmark_group(format!("predict/{}", bm.id));
-        for kernel in Kernel::ALL {
+        for kernel in Kernel::available() {
             let mut cases: Vec<(usize, usize)> = BATCHES.iter().map(|&b| (b, 1)).collect();
             cases.push((100_000, 2));
             for (batch, threads) in cases {

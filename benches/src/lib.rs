@@ -130,23 +130,14 @@ pub fn load_forest(path: &Path) -> Result<Forest, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Parses a kernel name: `auto`, `reference` (or `scalar`), `interleaved`.
+/// Parses a kernel name (see [`Kernel::from_name`]).
 pub fn parse_kernel(s: &str) -> Option<Kernel> {
-    match s.to_ascii_lowercase().as_str() {
-        "auto" => Some(Kernel::Auto),
-        "reference" | "scalar" => Some(Kernel::Reference),
-        "interleaved" => Some(Kernel::Interleaved),
-        _ => None,
-    }
+    Kernel::from_name(s)
 }
 
 /// The lowercase name of a kernel, as [`parse_kernel`] reads it.
 pub fn kernel_name(k: Kernel) -> &'static str {
-    match k {
-        Kernel::Auto => "auto",
-        Kernel::Reference => "reference",
-        Kernel::Interleaved => "interleaved",
-    }
+    k.name()
 }
 
 /// The `q`-quantile (0..=1) of `v` by the nearest-rank method; sorts `v`.

@@ -46,6 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod arch;
 mod error;
 mod forest;
 mod input;

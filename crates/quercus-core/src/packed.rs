@@ -36,7 +36,31 @@ pub(crate) struct PackedTree {
     /// True when the fast kernel can walk it: numeric splits and scalar leaves
     /// only. Other trees are walked by the reference traversal.
     pub fast: bool,
+    /// Where the tree's implicit layout starts in
+    /// [`PackedForest::imp_nodes`] / [`PackedForest::imp_leaves`], if it has
+    /// one (see [`ImplicitNode`]).
+    pub implicit: Option<(u32, u32)>,
 }
+
+/// A node of the implicit layout: a fast tree of depth `d` padded to the
+/// perfect binary tree of depth `d`, its `2^d - 1` internal nodes stored
+/// breadth-first (the children of node `i` are `2i + 1` and `2i + 2`, tree-local),
+/// its `2^d` leaves apart. A leaf above the last level becomes a node that
+/// sends every value right (NaN threshold, missing goes right) down to the
+/// last level, where its value is stored. No child index is stored, so a step
+/// loads only the threshold, the feature and the feature's value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub(crate) struct ImplicitNode {
+    /// Split threshold; NaN for a pass-through node.
+    pub threshold: f32,
+    /// Feature index times [`fast::LANES`]: the offset of the feature's first
+    /// lane in a lane-major group.
+    pub fx: u32,
+}
+
+/// Deepest tree given the implicit layout (4095 internal nodes).
+const IMPLICIT_MAX_DEPTH: usize = 12;
 
 /// All trees of a forest in the packed layout.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -51,6 +75,12 @@ pub(crate) struct PackedForest {
     pub num_features: usize,
     /// `slow_before[t]`: how many of trees `0..t` are not `fast`.
     pub slow_before: Vec<u32>,
+    /// Internal nodes of the trees with an implicit layout.
+    pub imp_nodes: Vec<ImplicitNode>,
+    /// Missing values go left, per implicit node.
+    pub imp_default_left: Vec<bool>,
+    /// Last-level leaf values of the trees with an implicit layout.
+    pub imp_leaves: Vec<f32>,
 }
 
 impl PackedForest {
@@ -67,6 +97,9 @@ impl PackedForest {
             trees: Vec::with_capacity(trees.len()),
             num_features,
             slow_before: Vec::with_capacity(trees.len() + 1),
+            imp_nodes: Vec::new(),
+            imp_default_left: Vec::new(),
+            imp_leaves: Vec::new(),
         };
         // Slot 0 is never part of a tree, so every leaf's `left` (its own
         // index minus one) is a valid index.
@@ -80,14 +113,17 @@ impl PackedForest {
                     root: 0,
                     depth: 0,
                     fast: false,
+                    implicit: None,
                 });
                 continue;
             }
             let root = p.nodes.len() as u32;
+            let implicit = p.push_implicit(tree);
             p.trees.push(PackedTree {
                 root,
                 depth: tree.depth() as u32,
                 fast: true,
+                implicit,
             });
             // Breadth-first: a split's children get two consecutive slots.
             p.push_placeholder(0); // the root
@@ -165,6 +201,81 @@ impl PackedForest {
         })
     }
 
+    /// Appends the implicit layout of a fast tree (numeric splits, scalar
+    /// leaves) when its padding stays small; returns where it starts.
+    fn push_implicit(&mut self, tree: &Tree) -> Option<(u32, u32)> {
+        let d = tree.depth();
+        // Padding doubles per level below a shallow leaf: only when the
+        // perfect tree has at most 3x the real leaves (measured: 4x is slower).
+        if d > IMPLICIT_MAX_DEPTH || (1usize << d) > 3 * tree.num_leaves() {
+            return None;
+        }
+        let internal = (1usize << d) - 1;
+        let n0 = self.imp_nodes.len();
+        let l0 = self.imp_leaves.len();
+        let fx_max = self.num_features.checked_mul(fast::LANES)?;
+        if u32::try_from(n0 + internal).is_err()
+            || u32::try_from(l0 + internal + 1).is_err()
+            || u32::try_from(fx_max).is_err()
+        {
+            return None;
+        }
+        let pass = ImplicitNode {
+            threshold: f32::NAN,
+            fx: 0,
+        };
+        self.imp_nodes.resize(n0 + internal, pass);
+        self.imp_default_left.resize(n0 + internal, false);
+        self.imp_leaves.resize(l0 + internal + 1, 0.0);
+        // (original node, implicit slot, level)
+        let mut stack = vec![(0usize, 0usize, 0usize)];
+        while let Some((orig, slot, level)) = stack.pop() {
+            match tree.nodes()[orig] {
+                Node::Split {
+                    feature,
+                    threshold,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    // `level < d`: a split is never on the last level.
+                    self.imp_nodes[n0 + slot] = ImplicitNode {
+                        threshold,
+                        fx: feature * fast::LANES as u32,
+                    };
+                    self.imp_default_left[n0 + slot] = default_left;
+                    stack.push((left as usize, 2 * slot + 1, level + 1));
+                    stack.push((right as usize, 2 * slot + 2, level + 1));
+                }
+                Node::Leaf { value } => {
+                    // Pass-through nodes (already in place) lead right to the
+                    // last level.
+                    let mut s = slot;
+                    for _ in level..d {
+                        s = 2 * s + 2;
+                    }
+                    self.imp_leaves[l0 + s - internal] = value;
+                }
+                Node::VectorLeaf { .. } => stack.clear(), // not a fast tree: rejected below
+            }
+        }
+        // What the implicit kernels' unchecked loads rely on: every feature
+        // offset leaves room for all lanes (the node indices are in range by
+        // construction: see `fast::group`).
+        let ok = tree.leaf_width() == 1
+            && self.imp_nodes[n0..]
+                .iter()
+                .all(|n| n.fx as usize + fast::LANES <= fx_max);
+        if !ok {
+            self.imp_nodes.truncate(n0);
+            self.imp_default_left.truncate(n0);
+            self.imp_leaves.truncate(l0);
+            return None;
+        }
+        Some((n0 as u32, l0 as u32))
+    }
+
     fn push_placeholder(&mut self, orig: u32) {
         self.nodes.push(PackedNode {
             threshold: f32::NAN,
@@ -232,6 +343,39 @@ pub(crate) mod fast {
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
         let nodes = p.nodes.as_slice();
+        // The implicit layout: `depth` steps from slot 0, each to `2i + 1` or
+        // `2i + 2`; returns the reached leaf's value per lane.
+        let walk_implicit = |n0: u32, l0: u32, depth: u32| -> [f32; LANES] {
+            let tree_nodes = &p.imp_nodes[n0 as usize..];
+            let default_left = &p.imp_default_left[n0 as usize..];
+            let internal = (1usize << depth) - 1;
+            let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
+            let mut idx = [0usize; LANES];
+            for _ in 0..depth {
+                for (j, i) in idx.iter_mut().enumerate() {
+                    // SAFETY: after `s < depth` steps `*i < 2^(s+1) - 1 <=
+                    // internal`, and `push_implicit` stored `internal` nodes
+                    // (and as many `default_left` flags) from `n0`, so the
+                    // loads are in bounds; it also checked `fx + LANES <=
+                    // num_features * LANES <= xg.len()` for every node.
+                    unsafe {
+                        let node = tree_nodes.get_unchecked(*i);
+                        let x = *xg.get_unchecked(node.fx as usize + j);
+                        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                        let mut right = !(x < node.threshold);
+                        if NAN {
+                            right &= !(x.is_nan() & *default_left.get_unchecked(*i));
+                        }
+                        *i = 2 * *i + 1 + usize::from(right);
+                    }
+                }
+            }
+            let mut v = [0.0f32; LANES];
+            for (v, &i) in v.iter_mut().zip(&idx) {
+                *v = leaves[i - internal];
+            }
+            v
+        };
         let walk = |root: u32, depth: u32| -> [u32; LANES] {
             let mut idx = [root; LANES];
             for _ in 0..depth {
@@ -255,6 +399,13 @@ pub(crate) mod fast {
             let mut s = [0.0f32; LANES];
             s[..k].copy_from_slice(&acc[..k]);
             for t in meta {
+                if let Some((n0, l0)) = t.implicit {
+                    let v = walk_implicit(n0, l0, t.depth);
+                    for (sj, v) in s.iter_mut().zip(v) {
+                        *sj += v;
+                    }
+                    continue;
+                }
                 let idx = walk(t.root, t.depth);
                 for (sj, &i) in s.iter_mut().zip(&idx) {
                     // SAFETY: `i` is a node index of a fast tree (see `walk`);
@@ -265,8 +416,15 @@ pub(crate) mod fast {
             acc[..k].copy_from_slice(&s[..k]);
         } else {
             for (t, meta) in trees.zip(meta) {
-                let idx = walk(meta.root, meta.depth);
                 let o = outputs[t] as usize;
+                if let Some((n0, l0)) = meta.implicit {
+                    let v = walk_implicit(n0, l0, meta.depth);
+                    for (j, &v) in v.iter().enumerate().take(k) {
+                        acc[j * g + o] += v;
+                    }
+                    continue;
+                }
+                let idx = walk(meta.root, meta.depth);
                 for (j, &i) in idx.iter().enumerate().take(k) {
                     acc[j * g + o] += p.leaf_value[i as usize];
                 }

@@ -26,38 +26,100 @@ const ROW_BLOCK: usize = 512;
 /// Packed nodes per tree block (12 bytes each: 2048 nodes = 24 KiB, in L1).
 const TREE_BLOCK_NODES: usize = 2048;
 
-/// Which kernel computes tree outputs.
+/// Which kernel computes tree outputs. All give bit-identical results.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Kernel {
-    /// The fastest available, unless `QUERCUS_FORCE_SCALAR=1` is set in the
-    /// environment (read once per process), which selects [`Kernel::Reference`].
+    /// The fastest this CPU supports, chosen once per process, unless
+    /// `QUERCUS_FORCE_SCALAR=1` is set in the environment (read once per
+    /// process), which selects [`Kernel::Reference`].
     #[default]
     Auto,
     /// The scalar reference: one row, one tree at a time.
     Reference,
-    /// The packed, row-interleaved, tree-blocked kernel.
+    /// The portable packed kernel: eight rows walked through a tree at once
+    /// (one row: eight trees at once), trees in cache-sized blocks.
     Interleaved,
+    /// [`Kernel::Interleaved`] with sixteen rows per AVX-512F vector
+    /// (x86-64 only; an error where the CPU lacks AVX-512F).
+    Avx512,
 }
 
 impl Kernel {
-    /// Every concrete kernel, for tests that must run them all.
-    pub const ALL: [Kernel; 2] = [Kernel::Reference, Kernel::Interleaved];
+    /// Every concrete kernel (some may not run on this CPU: see
+    /// [`Kernel::available`]).
+    pub const ALL: [Kernel; 3] = [Kernel::Reference, Kernel::Interleaved, Kernel::Avx512];
 
-    fn resolve(self) -> Kernel {
+    /// The concrete kernels this CPU can run, the reference first: what a
+    /// test that must run every kernel iterates over.
+    pub fn available() -> Vec<Kernel> {
+        Kernel::ALL.into_iter().filter(|k| k.supported()).collect()
+    }
+
+    /// The kernel's lowercase name: `auto`, `reference`, `interleaved`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Auto => "auto",
+            Kernel::Reference => "reference",
+            Kernel::Interleaved => "interleaved",
+            Kernel::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses [`Kernel::name`] (case-insensitive; `scalar` means `reference`).
+    pub fn from_name(s: &str) -> Option<Kernel> {
+        let s = s.to_ascii_lowercase();
+        if s == "scalar" {
+            return Some(Kernel::Reference);
+        }
+        [Kernel::Auto]
+            .into_iter()
+            .chain(Kernel::ALL)
+            .find(|k| k.name() == s)
+    }
+
+    /// True when this CPU can run the kernel.
+    pub fn supported(self) -> bool {
+        match self {
+            Kernel::Avx512 => has_avx512(),
+            _ => true,
+        }
+    }
+
+    fn resolve(self) -> Result<Kernel> {
         static FORCED: OnceLock<bool> = OnceLock::new();
         match self {
             Kernel::Auto => {
                 let forced = *FORCED.get_or_init(|| {
                     std::env::var("QUERCUS_FORCE_SCALAR").is_ok_and(|v| v != "0" && !v.is_empty())
                 });
-                if forced {
+                // The AVX-512 gather kernel measured 2.5x slower than the
+                // portable one on AVX-512 Xeons (BENCHMARKS.md): never chosen
+                // automatically.
+                Ok(if forced {
                     Kernel::Reference
                 } else {
                     Kernel::Interleaved
-                }
+                })
             }
-            k => k,
+            k if !k.supported() => Err(Error::option(format!(
+                "kernel {k:?} needs a CPU feature this machine lacks"
+            ))),
+            k => Ok(k),
         }
+    }
+}
+
+/// AVX-512F, detected once.
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -251,14 +313,14 @@ impl<'f> Plan<'f> {
             width,
             missing: opts.missing,
             objective: forest.objective(),
-            kernel: opts.kernel.resolve(),
+            kernel: opts.kernel.resolve()?,
         })
     }
 
     /// Predicts rows `first..` of `x` into `out` (`out.len() / width` rows).
     fn run(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
         match (self.kernel, forest.booster()) {
-            (Kernel::Interleaved, Booster::Trees(e)) => {
+            (Kernel::Interleaved | Kernel::Avx512, Booster::Trees(e)) => {
                 for (b, chunk) in out.chunks_mut(ROW_BLOCK * self.width).enumerate() {
                     self.run_interleaved(forest, e, x, first + b * ROW_BLOCK, chunk);
                 }
@@ -390,7 +452,8 @@ impl<'f> Plan<'f> {
         let weights = e.weights();
         let outputs = e.tree_outputs();
         if fast {
-            sum_fast(packed, e, self.trees.clone(), xb, f, n, &mut acc, g);
+            let wide = self.kernel == Kernel::Avx512;
+            sum_fast(packed, e, self.trees.clone(), xb, f, n, &mut acc, g, wide);
         } else {
             walk_blocked(
                 packed,
@@ -558,38 +621,75 @@ fn sum_fast(
     n: usize,
     acc: &mut [f32],
     g: usize,
+    wide: bool,
 ) {
-    let groups = n.div_ceil(LANES);
-    let mut xt = vec![0.0f32; groups * f * LANES];
+    #[cfg(target_arch = "x86_64")]
+    if wide && crate::arch::x86_64::avx512::fits(packed) {
+        use crate::arch::x86_64::avx512;
+        let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
+            // SAFETY: `wide` is set only for `Kernel::Avx512`, which
+            // `Kernel::resolve` grants only when the CPU has AVX-512F; `fits`
+            // was checked above.
+            unsafe {
+                if nan {
+                    avx512::group::<true>(packed, trees, e.tree_outputs(), xg, a, g, k)
+                } else {
+                    avx512::group::<false>(packed, trees, e.tree_outputs(), xg, a, g, k)
+                }
+            }
+        };
+        return sum_groups::<{ avx512::LANES }>(e, trees, xb, f, n, acc, g, group);
+    }
+    let _ = wide;
+    let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
+        if nan {
+            fast::group::<true>(packed, trees, e.tree_outputs(), xg, a, g, k)
+        } else {
+            fast::group::<false>(packed, trees, e.tree_outputs(), xg, a, g, k)
+        }
+    };
+    sum_groups::<LANES>(e, trees, xb, f, n, acc, g, group)
+}
+
+/// The driver of [`sum_fast`] for groups of `L` rows: `group(has_nan, trees,
+/// xg, acc, k)` adds trees to one lane-major group.
+#[allow(clippy::too_many_arguments)]
+fn sum_groups<const L: usize>(
+    e: &TreeEnsemble,
+    trees: std::ops::Range<usize>,
+    xb: &[f32],
+    f: usize,
+    n: usize,
+    acc: &mut [f32],
+    g: usize,
+    group: impl Fn(bool, std::ops::Range<usize>, &[f32], &mut [f32], usize),
+) {
+    const { assert!(L > 0) };
+    let groups = n.div_ceil(L);
+    let mut xt = vec![0.0f32; groups * f * L];
     let mut has_nan = vec![false; groups];
     for (grp, (xg, nan)) in xt
-        .chunks_exact_mut((f * LANES).max(1))
+        .chunks_exact_mut((f * L).max(1))
         .zip(has_nan.iter_mut())
         .enumerate()
     {
-        for j in 0..LANES {
+        for j in 0..L {
             // Lanes past the last row repeat it (their sums are not kept).
-            let r = (grp * LANES + j).min(n - 1);
+            let r = (grp * L + j).min(n - 1);
             for (c, &v) in xb[r * f..(r + 1) * f].iter().enumerate() {
-                xg[c * LANES + j] = v;
+                xg[c * L + j] = v;
                 *nan |= v.is_nan();
             }
         }
     }
-    let outputs = e.tree_outputs();
     let mut start = trees.start;
     while start < trees.end {
         let end = tree_block_end(e, start, trees.end);
         for (grp, &nan) in has_nan.iter().enumerate() {
-            let r0 = grp * LANES;
-            let k = (n - r0).min(LANES);
-            let xg = &xt[grp * f * LANES..(grp + 1) * f * LANES];
-            let a = &mut acc[r0 * g..(r0 + k) * g];
-            if nan {
-                fast::group::<true>(packed, start..end, outputs, xg, a, g, k);
-            } else {
-                fast::group::<false>(packed, start..end, outputs, xg, a, g, k);
-            }
+            let r0 = grp * L;
+            let k = (n - r0).min(L);
+            let xg = &xt[grp * f * L..(grp + 1) * f * L];
+            group(nan, start..end, xg, &mut acc[r0 * g..(r0 + k) * g], k);
         }
         start = end;
     }
@@ -844,5 +944,116 @@ mod tests {
             )
             .unwrap();
         assert_eq!(serial, par);
+    }
+
+    /// A random tree: splits on random features with thresholds from a small
+    /// grid (so rows hit them exactly), random default directions, leaves at
+    /// random depths up to `max_depth`.
+    fn random_tree(rng: &mut u64, nf: usize, max_depth: usize) -> Tree {
+        fn next(rng: &mut u64) -> u64 {
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            *rng
+        }
+        fn grow(rng: &mut u64, nodes: &mut Vec<Node>, nf: usize, depth: usize, max: usize) -> u32 {
+            let me = nodes.len() as u32;
+            let r = next(rng);
+            if depth >= max || (depth > 0 && r.is_multiple_of(5)) {
+                let v = (next(rng) % 2001) as f32 / 1000.0 - 1.0;
+                nodes.push(Node::Leaf { value: v });
+                return me;
+            }
+            nodes.push(Node::Leaf { value: 0.0 });
+            let left = grow(rng, nodes, nf, depth + 1, max);
+            let right = grow(rng, nodes, nf, depth + 1, max);
+            nodes[me as usize] = Node::Split {
+                feature: (next(rng) % nf as u64) as u32,
+                threshold: (next(rng) % 9) as f32 * 0.25,
+                default_left: next(rng).is_multiple_of(2),
+                left,
+                right,
+                categories: None,
+            };
+            me
+        }
+        let mut nodes = Vec::new();
+        grow(rng, &mut nodes, nf, 0, max_depth);
+        Tree::new(nodes, vec![], nf).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// Every kernel equals the reference bit for bit on random forests
+        /// (shallow trees get the implicit layout, deep ones and lone leaves
+        /// do not), with NaN and a `missing` sentinel in the rows, on batches
+        /// of every path: one row, a short batch, lane groups, two threads.
+        #[test]
+        fn every_kernel_equals_the_reference(
+            seed in 1u64..u64::MAX,
+            nf in 1usize..6,
+            groups in 1usize..4,
+            trees in 1usize..30,
+            max_depth in 0usize..15,
+            legacy: bool,
+            weighted: bool,
+            rows in proptest::sample::select(vec![1usize, 3, 8, 13, 2100]),
+        ) {
+            let mut rng = seed;
+            let ts: Vec<Tree> = (0..trees)
+                .map(|t| random_tree(&mut rng, nf, if t % 7 == 3 { 0 } else { max_depth }))
+                .collect();
+            let outputs: Vec<u32> = (0..trees).map(|t| (t % groups) as u32).collect();
+            let weights = weighted.then(|| (0..trees).map(|t| 0.5 + t as f32 * 0.01).collect());
+            let e = TreeEnsemble::new(ts, outputs, weights, TreeEnsemble::uniform_rounds(trees, groups))
+                .unwrap();
+            let objective = if groups > 1 { "multi:softprob" } else { "binary:logistic" };
+            let forest = Forest::new(ForestParts {
+                num_features: nf,
+                num_outputs: groups,
+                base_margin: (0..groups).map(|g| 0.1 * g as f32 - 0.3).collect(),
+                objective: Objective::from_xgboost_name(objective).unwrap(),
+                booster: Booster::Trees(e),
+                semantics: Semantics {
+                    summation: if legacy { Summation::Legacy } else { Summation::Modern },
+                    ..Semantics::default()
+                },
+                feature_names: vec![],
+                feature_types: vec![],
+            })
+            .unwrap();
+            let x: Vec<f32> = (0..rows * nf)
+                .map(|i| match (i as u64).wrapping_mul(seed) >> 59 {
+                    0 => f32::NAN,
+                    1 => -7.0, // the sentinel below
+                    v => (v % 11) as f32 * 0.25 - 0.25,
+                })
+                .collect();
+            let m = FeatureMatrix::row_major(&x, rows, nf).unwrap();
+            for missing in [f32::NAN, -7.0] {
+                for (margin, leaf) in [(true, false), (false, false), (false, true)] {
+                    let opts = |kernel| PredictOptions {
+                        output_margin: margin,
+                        pred_leaf: leaf,
+                        missing,
+                        kernel,
+                        n_threads: Some(2),
+                        ..Default::default()
+                    };
+                    let want = forest.predict(&m, &opts(Kernel::Reference)).unwrap();
+                    for kernel in Kernel::available() {
+                        let got = forest.predict(&m, &opts(kernel)).unwrap();
+                        proptest::prop_assert_eq!(&got.shape, &want.shape);
+                        for (i, (a, b)) in got.data.iter().zip(&want.data).enumerate() {
+                            proptest::prop_assert!(
+                                a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                                "{:?} value {}: {} vs reference {}", kernel, i, a, b
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
