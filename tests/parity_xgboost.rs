@@ -378,3 +378,76 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
     }
     assert!(compared >= 300, "only {compared} comparisons ran");
 }
+
+/// Every fixture, compiled to `.qpack` and opened again (from memory and
+/// memory-mapped from a file), predicts bit for bit what the model it was
+/// compiled from predicts, with every kernel, and rebuilds the same IR.
+#[test]
+fn compiled_fixtures_predict_exactly_like_their_source() {
+    let dir = std::env::temp_dir().join(format!("quercus-qpack-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in manifest() {
+        let id = case["id"].as_str().unwrap();
+        let opts = LoadOptions {
+            compat: Compat::Writer,
+        };
+        let Ok(model) = Model::load_with(root().join(case["model"].as_str().unwrap()), &opts)
+        else {
+            continue; // load failures are reported by the test above
+        };
+        let bytes = model.compile().unwrap();
+        let path = dir.join("m.qpack");
+        std::fs::write(&path, &bytes).unwrap();
+        let from_file = Model::load(&path).unwrap();
+        let from_bytes = Model::from_bytes(&bytes, &opts).unwrap();
+        let x_bytes = std::fs::read(root().join(case["input"].as_str().unwrap())).unwrap();
+        let table = read_npy(&x_bytes).unwrap();
+        let x = FeatureMatrix::row_major(&table.data, table.rows, table.cols).unwrap();
+        let missing = case["missing"].as_f64().map_or(f32::NAN, |m| m as f32);
+        for compiled in [&from_file, &from_bytes] {
+            for kernel in Kernel::available() {
+                for (margin, leaf) in [(true, false), (false, false), (false, true)] {
+                    let o = PredictOptions {
+                        output_margin: margin,
+                        pred_leaf: leaf,
+                        missing,
+                        kernel,
+                        ..Default::default()
+                    };
+                    let want = model.predict(&x, &o);
+                    let got = compiled.predict(&x, &o);
+                    let same = match (&want, &got) {
+                        (Ok(a), Ok(b)) => {
+                            a.shape == b.shape
+                                && a.data.iter().zip(&b.data).all(|(a, b)| same_bits(*a, *b))
+                        }
+                        (Err(a), Err(b)) => a.to_string() == b.to_string(),
+                        _ => false,
+                    };
+                    if !same {
+                        failures.push(format!("{id}: {kernel:?} margin={margin} leaf={leaf}"));
+                    }
+                    checked += 1;
+                }
+            }
+            if format!("{:?}", compiled.forest().booster())
+                != format!("{:?}", model.forest().booster())
+            {
+                failures.push(format!("{id}: rebuilt IR differs"));
+            }
+            if compiled.info() != model.info() {
+                failures.push(format!("{id}: metadata differs"));
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(checked > 5000, "only {checked} comparisons");
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

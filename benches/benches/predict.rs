@@ -16,14 +16,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use quercus_benches::{kernel_name, load_forest, read_f32, selected_models};
+use quercus_benches::{kernel_name, load_model, read_f32, selected_models};
 use quercus_core::{FeatureMatrix, Kernel, PredictOptions};
 
 const BATCHES: [usize; 4] = [1, 64, 4096, 100_000];
 
 fn predict(c: &mut Criterion) {
     for bm in selected_models() {
-        let forest = load_forest(&bm.json).expect("load model");
+        let model = load_model(&bm.json).expect("load model");
+        let forest = model.forest();
         let x = read_f32(&bm.data, bm.rows * bm.cols).expect("read test data");
         let cols = bm.cols;
         let mut g = c.benchmark_group(format!("predict/{}", bm.id));

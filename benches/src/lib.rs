@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use quercus_core::{Forest, Kernel};
+use quercus_core::Kernel;
 use serde_json::Value;
 
 /// One benchmark model with its test matrix, as listed in `manifest.json`.
@@ -124,10 +124,8 @@ pub fn read_f32(path: &Path, len: usize) -> Result<Vec<f32>, String> {
 }
 
 /// Loads an XGBoost model file (any format) with the default options.
-pub fn load_forest(path: &Path) -> Result<Forest, String> {
-    quercus_xgboost::load_path(path, &quercus_xgboost::LoadOptions::default())
-        .map(|m| m.forest)
-        .map_err(|e| e.to_string())
+pub fn load_model(path: &Path) -> Result<quercus::Model, String> {
+    quercus::Model::load(path).map_err(|e| e.to_string())
 }
 
 /// Parses a kernel name (see [`Kernel::from_name`]).

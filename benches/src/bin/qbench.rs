@@ -13,10 +13,11 @@
 //!   consecutive calls of B rows; one repeat covers all N rows. After one
 //!   warm-up repeat it repeats at least R times and until S seconds have passed;
 //!   reports rows/s per repeat and their median.
-//! * `single`: one-row calls (`Forest::predict` on a 1-row matrix, on the calling
+//! * `single`: one-row calls (`Forest::predict_into` on a 1-row matrix, on the calling
 //!   thread), each on the next of D distinct rows so the branch predictor cannot
 //!   learn one path; reports median, p99 and mean in µs after 1,000 warm-up calls.
-//! * `load`: `quercus_xgboost::load_path` (read, parse, convert, pack); median s.
+//! * `load`: `quercus::Model::load` (read, parse, convert, pack; for a `.qpack`:
+//!   map, checksum, verify); median s.
 //! * `dump`: writes the predictions of all rows as raw float32 to FILE (margins
 //!   with `--margin`), for peer.py's agreement check.
 
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use quercus_benches::{kernel_name, load_forest, median, parse_kernel, quantile, read_f32};
+use quercus_benches::{kernel_name, load_model, median, parse_kernel, quantile, read_f32};
 use quercus_core::{FeatureMatrix, Forest, Kernel, PredictOptions};
 use serde_json::json;
 
@@ -116,7 +117,8 @@ fn load_data(a: &Args, forest: &Forest) -> Result<(Vec<f32>, usize), String> {
 fn run() -> Result<serde_json::Value, String> {
     let a = parse_args()?;
     let t0 = Instant::now();
-    let forest = load_forest(&a.model)?;
+    let model = load_model(&a.model)?;
+    let forest = model.forest();
     let load_s = t0.elapsed().as_secs_f64();
     let opts = PredictOptions {
         n_threads: Some(a.threads),
@@ -127,7 +129,7 @@ fn run() -> Result<serde_json::Value, String> {
     let err = |e: quercus_core::Error| e.to_string();
     match a.mode.as_str() {
         "batch" => {
-            let (x, cols) = load_data(&a, &forest)?;
+            let (x, cols) = load_data(&a, forest)?;
             let rows = x.len() / cols;
             let batch = a.batch.min(rows);
             let one_repeat = || -> Result<(), String> {
@@ -157,17 +159,22 @@ fn run() -> Result<serde_json::Value, String> {
             }))
         }
         "single" => {
-            let (x, cols) = load_data(&a, &forest)?;
+            let (x, cols) = load_data(&a, forest)?;
             let distinct = a.distinct.min(x.len() / cols).max(1);
             let opts = PredictOptions {
                 n_threads: Some(1),
                 ..opts
             };
-            let call = |i: usize| -> Result<(), String> {
+            // The allocation-free API, one reused output buffer.
+            let mut out = vec![0.0f32; forest.output_width(&opts).map_err(err)?];
+            let mut call = |i: usize| -> Result<(), String> {
                 let r = i % distinct;
                 let m =
                     FeatureMatrix::row_major(&x[r * cols..(r + 1) * cols], 1, cols).map_err(err)?;
-                black_box(forest.predict(black_box(&m), &opts).map_err(err)?);
+                forest
+                    .predict_into(black_box(&m), &opts, &mut out)
+                    .map_err(err)?;
+                black_box(&out);
                 Ok(())
             };
             for i in 0..1000 {
@@ -191,7 +198,7 @@ fn run() -> Result<serde_json::Value, String> {
             let mut secs = vec![load_s];
             for _ in 1..a.repeats.max(3) {
                 let t = Instant::now();
-                black_box(load_forest(&a.model)?);
+                black_box(load_model(&a.model)?);
                 secs.push(t.elapsed().as_secs_f64());
             }
             let all = secs.clone();
@@ -201,7 +208,7 @@ fn run() -> Result<serde_json::Value, String> {
             }))
         }
         "dump" => {
-            let (x, cols) = load_data(&a, &forest)?;
+            let (x, cols) = load_data(&a, forest)?;
             let rows = x.len() / cols;
             let m = FeatureMatrix::row_major(&x, rows, cols).map_err(err)?;
             let p = forest.predict(&m, &opts).map_err(err)?;

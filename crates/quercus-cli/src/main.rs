@@ -1,5 +1,7 @@
 //! The `quercus` command.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -15,9 +17,13 @@ quercus: exact, fast, in-process predictions for XGBoost and BigQuery ML tree mo
 USAGE:
     quercus inspect MODEL [--json] [--legacy-summation]
     quercus predict MODEL --input IN --output OUT [OPTIONS]
+    quercus compile MODEL --output OUT.qpack [--legacy-summation]
+    quercus bench MODEL [--input X] [--batch N] [--threads N] [--runs R] [--json]
 
 MODEL is an XGBoost model file in any format (JSON, UBJSON, legacy binary);
-the format is detected from the bytes. It can also be a BigQuery ML EXPORT
+the format is detected from the bytes, or a compiled .qpack (`compile`:
+loads by memory-mapping; the file must not change while loaded). It can also
+be a BigQuery ML EXPORT
 MODEL directory (model.bst + assets/): `predict` then reads raw instances,
 .jsonl (one JSON object keyed by column name per line) or .json (a Vertex AI
 request {\"instances\": [...]}), and writes what Google's exported predictor
@@ -40,6 +46,10 @@ PREDICT OPTIONS:
                              shape: predicted_<label> and, for classifiers,
                              predicted_<label>_probs: [{label, prob}, ...]
 
+BENCH: rows/s predicting batches of N rows (default 100000; --input rows, or
+rows drawn around the model's thresholds), median of R runs (default 5), and
+the median and p99 latency of one-row calls on the calling thread.
+
     -h, --help               show this help
     -V, --version            show the version
 ";
@@ -56,7 +66,7 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(msg.into()))
 }
 
@@ -101,6 +111,8 @@ fn run(args: Vec<String>) -> Result<()> {
         }
         "inspect" => inspect(Args::parse(&args[1..])?),
         "predict" => predict(Args::parse(&args[1..])?),
+        "compile" => bench::compile(Args::parse(&args[1..])?),
+        "bench" => bench::bench(Args::parse(&args[1..])?),
         // Not in the usage text: measures JSON instances -> JSON predictions
         // throughput in-process, for BENCHMARKS.md.
         "bench-instances" => bench_instances(Args::parse(&args[1..])?),
@@ -110,20 +122,20 @@ fn run(args: Vec<String>) -> Result<()> {
 
 /// Parsed command-line arguments (one positional MODEL plus flags).
 #[derive(Default)]
-struct Args {
-    model: Option<PathBuf>,
-    input: Option<PathBuf>,
-    output: Option<PathBuf>,
-    json: bool,
-    margin: bool,
-    leaf: bool,
-    legacy_summation: bool,
-    missing: Option<f32>,
-    iteration_range: Option<(usize, usize)>,
-    threads: Option<usize>,
-    bigquery_format: bool,
-    batch: Option<usize>,
-    runs: Option<usize>,
+pub(crate) struct Args {
+    pub(crate) model: Option<PathBuf>,
+    pub(crate) input: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
+    pub(crate) json: bool,
+    pub(crate) margin: bool,
+    pub(crate) leaf: bool,
+    pub(crate) legacy_summation: bool,
+    pub(crate) missing: Option<f32>,
+    pub(crate) iteration_range: Option<(usize, usize)>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) bigquery_format: bool,
+    pub(crate) batch: Option<usize>,
+    pub(crate) runs: Option<usize>,
 }
 
 impl Args {
@@ -201,7 +213,7 @@ impl Args {
         Ok(a)
     }
 
-    fn load(&self) -> Result<Model> {
+    pub(crate) fn load(&self) -> Result<Model> {
         let path = self
             .model
             .as_ref()

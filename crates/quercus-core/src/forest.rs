@@ -1,6 +1,8 @@
 //! The format-neutral model: a [`Forest`] of [`Tree`]s (or a linear model), built
 //! by a loader and validated once, so the predictors never check an index again.
 
+use std::sync::OnceLock;
+
 use crate::error::{Error, Result};
 use crate::objective::{Objective, Sigmoid};
 use crate::packed::PackedForest;
@@ -469,11 +471,18 @@ pub struct Forest {
     num_outputs: usize,
     base_margin: Vec<f32>,
     objective: Objective,
-    booster: Booster,
+    /// The IR; built on first use for a forest loaded from a compiled file
+    /// (from `packed` and `slow_trees`), always present otherwise.
+    booster: OnceLock<Booster>,
     semantics: Semantics,
     feature_names: Vec<String>,
     feature_types: Vec<FeatureType>,
     packed: PackedForest,
+    /// For a forest loaded from a compiled file: the IR of the trees the
+    /// packed layout cannot describe (categorical splits, leaf vectors).
+    slow_trees: Vec<(usize, Tree)>,
+    /// DART weights, for rebuilding the IR.
+    weights: Option<Vec<f32>>,
 }
 
 /// The parts of a [`Forest`], given to [`Forest::new`].
@@ -498,18 +507,47 @@ pub struct ForestParts {
 }
 
 impl Forest {
-    /// Checks the parts against each other and builds the forest.
-    pub fn new(parts: ForestParts) -> Result<Forest> {
+    /// A forest loaded from a compiled file: checks the parts besides the
+    /// trees (the caller verified `packed`); the IR is built on first use.
+    pub(crate) fn assemble(
+        parts: ForestParts,
+        packed: PackedForest,
+        slow_trees: Vec<(usize, Tree)>,
+        weights: Option<Vec<f32>>,
+    ) -> Result<Forest> {
+        Forest::check_common(&parts)?;
+        if packed.num_features != parts.num_features {
+            return Err(Error::invalid_model(
+                "compiled trees were checked against another feature count",
+            ));
+        }
+        Ok(Forest {
+            num_features: parts.num_features,
+            num_outputs: parts.num_outputs,
+            base_margin: parts.base_margin,
+            objective: parts.objective,
+            booster: OnceLock::new(),
+            semantics: parts.semantics,
+            feature_names: parts.feature_names,
+            feature_types: parts.feature_types,
+            packed,
+            slow_trees,
+            weights,
+        })
+    }
+
+    /// The checks of [`Forest::new`] that do not look at the trees.
+    fn check_common(parts: &ForestParts) -> Result<()> {
         let ForestParts {
             num_features,
             num_outputs,
             base_margin,
             objective,
-            booster,
-            semantics,
             feature_names,
             feature_types,
+            ..
         } = parts;
+        let (num_features, num_outputs) = (*num_features, *num_outputs);
         if num_outputs == 0 {
             return Err(Error::invalid_model("model has 0 outputs"));
         }
@@ -537,6 +575,22 @@ impl Forest {
                 feature_types.len()
             )));
         }
+        Ok(())
+    }
+
+    /// Checks the parts against each other and builds the forest.
+    pub fn new(parts: ForestParts) -> Result<Forest> {
+        Forest::check_common(&parts)?;
+        let ForestParts {
+            num_features,
+            num_outputs,
+            base_margin,
+            objective,
+            booster,
+            semantics,
+            feature_names,
+            feature_types,
+        } = parts;
         match &booster {
             Booster::Trees(e) => {
                 for (t, tree) in e.trees.iter().enumerate() {
@@ -579,7 +633,7 @@ impl Forest {
             }
         }
         let packed = match &booster {
-            Booster::Trees(e) => PackedForest::new(e.trees(), num_features),
+            Booster::Trees(e) => PackedForest::new(e, num_features),
             Booster::Linear(_) => PackedForest::default(),
         };
         Ok(Forest {
@@ -587,11 +641,13 @@ impl Forest {
             num_outputs,
             base_margin,
             objective,
-            booster,
+            booster: OnceLock::from(booster),
             semantics,
             feature_names,
             feature_types,
             packed,
+            slow_trees: Vec::new(),
+            weights: None,
         })
     }
 
@@ -621,8 +677,45 @@ impl Forest {
     }
 
     /// Trees or linear weights.
+    ///
+    /// For a forest loaded from a compiled file this builds the IR on first
+    /// use (prediction with the fast kernels does not need it).
     pub fn booster(&self) -> &Booster {
-        &self.booster
+        self.booster.get_or_init(|| self.rebuild_booster())
+    }
+
+    /// The IR of a forest loaded from a compiled file, from its packed layout.
+    /// Loading verified every packed tree (see `compiled`), so rebuilding
+    /// cannot fail for a file Quercus wrote; a failure would be a bug.
+    fn rebuild_booster(&self) -> Booster {
+        let p = &self.packed;
+        let mut slow = self.slow_trees.iter().peekable();
+        let trees: Vec<Tree> = (0..p.trees.len())
+            .map(|t| match slow.next_if(|(i, _)| *i == t) {
+                Some((_, tree)) => tree.clone(),
+                None => p
+                    .rebuild_tree(t)
+                    .expect("compiled trees are verified when the file is loaded"),
+            })
+            .collect();
+        let e = TreeEnsemble::new(
+            trees,
+            p.tree_outputs.clone(),
+            self.weights.clone(),
+            p.round_ptr.clone(),
+        )
+        .expect("compiled ensembles are verified when the file is loaded");
+        Booster::Trees(e)
+    }
+
+    /// True for a `gblinear` model.
+    pub fn is_linear(&self) -> bool {
+        matches!(self.booster.get(), Some(Booster::Linear(_)))
+    }
+
+    /// Number of trees (0 for a linear model), without building the IR.
+    pub fn num_trees(&self) -> usize {
+        self.packed.trees.len()
     }
 
     /// The version-dependent arithmetic.
@@ -642,7 +735,7 @@ impl Forest {
 
     /// The trees, or an empty slice for a linear model.
     pub fn trees(&self) -> &[Tree] {
-        match &self.booster {
+        match self.booster() {
             Booster::Trees(e) => e.trees(),
             Booster::Linear(_) => &[],
         }
@@ -655,10 +748,7 @@ impl Forest {
 
     /// Number of boosting rounds (0 for a linear model).
     pub fn num_rounds(&self) -> usize {
-        match &self.booster {
-            Booster::Trees(e) => e.num_rounds(),
-            Booster::Linear(_) => 0,
-        }
+        self.packed.round_ptr.len().saturating_sub(1)
     }
 }
 

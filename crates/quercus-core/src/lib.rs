@@ -47,6 +47,8 @@
 #![deny(missing_docs)]
 
 mod arch;
+mod buf;
+pub mod compiled;
 mod error;
 mod forest;
 mod input;
@@ -55,6 +57,7 @@ mod packed;
 mod parallel;
 mod predict;
 
+pub use buf::{AlignedBytes, StableBytes};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use forest::{
     Booster, CategoryOutOfRange, CategorySet, FeatureType, Forest, ForestParts, LinearModel,

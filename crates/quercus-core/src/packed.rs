@@ -1,12 +1,19 @@
-//! The packed layout the fast kernel walks: each tree's nodes renumbered so the
-//! two children of a split are adjacent (`right == left + 1`), 12 bytes a node,
-//! all trees in one array, compiled once when a [`Forest`](crate::Forest) is built.
+//! The packed layouts the fast kernels walk, compiled once from the IR when a
+//! [`Forest`](crate::Forest) is built (or memory-mapped from a compiled
+//! `.qpack` file, see [`crate::compiled`]).
 //!
-//! A leaf is a fixed point of the traversal step: its threshold is NaN (so every
-//! value goes "right"), its missing direction is right, and its `left` is its own
-//! index minus one (slot 0 is a placeholder that belongs to no tree). A tree can therefore be walked for exactly `depth` steps with
-//! no per-row branch, whatever depth each row's leaf is at.
+//! **Pointer layout** (every fast tree): each tree's nodes renumbered
+//! breadth-first so the two children of a split are adjacent (`right == left +
+//! 1`), 12 bytes a node, all trees in one array. A leaf is a fixed point of the
+//! traversal step: its threshold is NaN (so every value goes "right"), its
+//! missing direction is right, and its `left` is its own index minus one (slot
+//! 0 is a placeholder that belongs to no tree). A tree can therefore be walked
+//! for exactly `depth` steps with no per-row branch, whatever depth each row's
+//! leaf is at.
+//!
+//! **Implicit layout** (fast trees with little padding): see [`ImplicitNode`].
 
+use crate::buf::{Buf, Pod};
 use crate::forest::{Node, Tree};
 
 /// Bit of [`PackedNode::feature`] set when missing values go left.
@@ -26,21 +33,8 @@ pub(crate) struct PackedNode {
     pub left: u32,
 }
 
-/// How one tree is packed.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct PackedTree {
-    /// Packed index of the root.
-    pub root: u32,
-    /// Steps from the root to the deepest leaf.
-    pub depth: u32,
-    /// True when the fast kernel can walk it: numeric splits and scalar leaves
-    /// only. Other trees are walked by the reference traversal.
-    pub fast: bool,
-    /// Where the tree's implicit layout starts in
-    /// [`PackedForest::imp_nodes`] / [`PackedForest::imp_leaves`], if it has
-    /// one (see [`ImplicitNode`]).
-    pub implicit: Option<(u32, u32)>,
-}
+// SAFETY: repr(C), three 4-byte fields, no padding; any bits are a value.
+unsafe impl Pod for PackedNode {}
 
 /// A node of the implicit layout: a fast tree of depth `d` padded to the
 /// perfect binary tree of depth `d`, its `2^d - 1` internal nodes stored
@@ -59,125 +53,149 @@ pub(crate) struct ImplicitNode {
     pub fx: u32,
 }
 
-/// Deepest tree given the implicit layout (4095 internal nodes).
-const IMPLICIT_MAX_DEPTH: usize = 12;
+// SAFETY: repr(C), two 4-byte fields, no padding; any bits are a value.
+unsafe impl Pod for ImplicitNode {}
 
-/// All trees of a forest in the packed layout.
+/// Deepest tree given the implicit layout (4095 internal nodes).
+pub(crate) const IMPLICIT_MAX_DEPTH: usize = 12;
+
+/// How one tree is packed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct PackedTree {
+    /// Packed index of the root.
+    pub root: u32,
+    /// Packed nodes of the tree (`root..root + len`).
+    pub len: u32,
+    /// Steps from the root to the deepest leaf.
+    pub depth: u32,
+    /// Nodes of the tree in the IR (its original numbering, with any
+    /// unreachable nodes), for rebuilding the IR from the packed layout.
+    pub ir_len: u32,
+    /// True when the fast kernels can walk it: numeric splits and scalar
+    /// leaves only. Other trees are walked by the reference traversal.
+    pub fast: bool,
+    /// Where the tree's implicit layout starts in
+    /// [`PackedForest::imp_nodes`] / [`PackedForest::imp_leaves`], if it has
+    /// one (see [`ImplicitNode`]).
+    pub implicit: Option<(u32, u32)>,
+}
+
+/// All trees of a forest in the packed layouts, with what prediction needs to
+/// know about the ensemble without touching the IR.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct PackedForest {
-    pub nodes: Vec<PackedNode>,
+    /// Pointer-layout nodes of every fast tree (slot 0: a placeholder).
+    pub nodes: Buf<PackedNode>,
     /// Leaf value per packed node (0 for splits).
-    pub leaf_value: Vec<f32>,
+    pub leaf_value: Buf<f32>,
     /// Original node index per packed node (for leaf-index output).
-    pub original: Vec<u32>,
+    pub original: Buf<u32>,
+    /// One entry per tree of the ensemble.
     pub trees: Vec<PackedTree>,
     /// Number of input features every packed split was checked against.
     pub num_features: usize,
     /// `slow_before[t]`: how many of trees `0..t` are not `fast`.
     pub slow_before: Vec<u32>,
     /// Internal nodes of the trees with an implicit layout.
-    pub imp_nodes: Vec<ImplicitNode>,
-    /// Missing values go left, per implicit node.
-    pub imp_default_left: Vec<bool>,
+    pub imp_nodes: Buf<ImplicitNode>,
+    /// Missing values go left (1) or right (0), per implicit node.
+    pub imp_default_left: Buf<u8>,
     /// Last-level leaf values of the trees with an implicit layout.
-    pub imp_leaves: Vec<f32>,
+    pub imp_leaves: Buf<f32>,
+    /// Output column of each tree.
+    pub tree_outputs: Vec<u32>,
+    /// Boosting-round boundaries (CSR over trees).
+    pub round_ptr: Vec<usize>,
+    /// True when trees carry (DART) weights: the fast kernels do not apply
+    /// them, so such models take the general path.
+    pub weighted: bool,
+}
+
+/// The growable arrays [`PackedForest::new`] fills.
+#[derive(Default)]
+struct Builder {
+    nodes: Vec<PackedNode>,
+    leaf_value: Vec<f32>,
+    original: Vec<u32>,
+    imp_nodes: Vec<ImplicitNode>,
+    imp_default_left: Vec<u8>,
+    imp_leaves: Vec<f32>,
+    num_features: usize,
 }
 
 impl PackedForest {
     /// Packs validated trees whose splits use features `< num_features`.
     ///
-    /// Every tree marked `fast` is then checked by [`PackedForest::verify_tree`]:
-    /// the unchecked loads of the fast kernels rely on that check.
-    pub fn new(trees: &[Tree], num_features: usize) -> PackedForest {
+    /// Every tree marked `fast` is then checked by [`verify_pointer_tree`]
+    /// and [`verify_implicit_tree`]: the unchecked loads of the fast kernels
+    /// rely on those checks.
+    pub fn new(e: &crate::forest::TreeEnsemble, num_features: usize) -> PackedForest {
+        let trees = e.trees();
         let total: usize = trees.iter().map(|t| t.num_leaves() * 2).sum();
-        let mut p = PackedForest {
+        let mut b = Builder {
             nodes: Vec::with_capacity(total),
             leaf_value: Vec::with_capacity(total),
             original: Vec::with_capacity(total),
-            trees: Vec::with_capacity(trees.len()),
             num_features,
-            slow_before: Vec::with_capacity(trees.len() + 1),
-            imp_nodes: Vec::new(),
-            imp_default_left: Vec::new(),
-            imp_leaves: Vec::new(),
+            ..Builder::default()
         };
+        let mut meta = Vec::with_capacity(trees.len());
         // Slot 0 is never part of a tree, so every leaf's `left` (its own
         // index minus one) is a valid index.
-        p.push_placeholder(0);
+        b.push_placeholder(0);
         for tree in trees {
+            let mut pt = PackedTree {
+                root: 0,
+                len: 0,
+                depth: tree.depth() as u32,
+                ir_len: u32::try_from(tree.nodes().len()).unwrap_or(u32::MAX),
+                fast: false,
+                implicit: None,
+            };
             let fast = tree.leaf_width() == 1
                 && !tree.has_categorical()
-                && u32::try_from(p.nodes.len() + tree.nodes().len()).is_ok();
-            if !fast {
-                p.trees.push(PackedTree {
-                    root: 0,
-                    depth: 0,
-                    fast: false,
-                    implicit: None,
-                });
-                continue;
-            }
-            let root = p.nodes.len() as u32;
-            let implicit = p.push_implicit(tree);
-            p.trees.push(PackedTree {
-                root,
-                depth: tree.depth() as u32,
-                fast: true,
-                implicit,
-            });
-            // Breadth-first: a split's children get two consecutive slots.
-            p.push_placeholder(0); // the root
-            let mut queue = std::collections::VecDeque::from([(0usize, root)]);
-            while let Some((orig, slot)) = queue.pop_front() {
-                let s = slot as usize;
-                match tree.nodes()[orig] {
-                    Node::Split {
-                        feature,
-                        threshold,
-                        default_left,
-                        left,
-                        right,
-                        ..
-                    } => {
-                        let l = p.nodes.len() as u32;
-                        p.push_placeholder(left);
-                        p.push_placeholder(right);
-                        p.nodes[s] = PackedNode {
-                            threshold,
-                            feature: feature | if default_left { DEFAULT_LEFT } else { 0 },
-                            left: l,
-                        };
-                        queue.push_back((left as usize, l));
-                        queue.push_back((right as usize, l + 1));
-                    }
-                    Node::Leaf { value } => {
-                        p.leaf_value[s] = value;
-                        p.nodes[s] = PackedNode {
-                            threshold: f32::NAN,
-                            feature: 0,
-                            // Steps back to itself; `slot >= 1` (slot 0 is the
-                            // placeholder).
-                            left: slot - 1,
-                        };
-                    }
-                    Node::VectorLeaf { .. } => unreachable!("vector-leaf trees are not packed"),
+                && u32::try_from(b.nodes.len() + tree.nodes().len()).is_ok();
+            if fast {
+                pt.root = b.nodes.len() as u32;
+                b.push_pointer(tree);
+                pt.len = b.nodes.len() as u32 - pt.root;
+                pt.fast = true;
+                pt.implicit = b.push_implicit(tree);
+                if !verify_pointer_tree(&b.nodes, &pt, num_features) {
+                    // Cannot happen for a validated `Tree`; if it ever did,
+                    // the tree is walked by the (bounds-checked) reference.
+                    debug_assert!(false, "packed tree failed verification");
+                    pt.fast = false;
                 }
             }
-            let end = p.nodes.len();
-            let t = p.trees.len() - 1;
-            if !p.verify_tree(root as usize..end) {
-                // Cannot happen for a validated `Tree`; if it ever did, the
-                // tree is walked by the (bounds-checked) reference traversal.
-                debug_assert!(false, "packed tree {t} failed verification");
-                p.trees[t].fast = false;
-            }
+            meta.push(pt);
         }
-        p.slow_before.push(0);
-        for t in 0..p.trees.len() {
-            let prev = p.slow_before[t];
-            p.slow_before.push(prev + u32::from(!p.trees[t].fast));
-        }
+        let mut p = PackedForest {
+            nodes: Buf::Owned(b.nodes),
+            leaf_value: Buf::Owned(b.leaf_value),
+            original: Buf::Owned(b.original),
+            trees: meta,
+            num_features,
+            slow_before: Vec::new(),
+            imp_nodes: Buf::Owned(b.imp_nodes),
+            imp_default_left: Buf::Owned(b.imp_default_left),
+            imp_leaves: Buf::Owned(b.imp_leaves),
+            tree_outputs: e.tree_outputs().to_vec(),
+            round_ptr: e.round_ptr().to_vec(),
+            weighted: e.weights().is_some(),
+        };
+        p.index_slow();
         p
+    }
+
+    /// Fills `slow_before` from `trees`.
+    pub(crate) fn index_slow(&mut self) {
+        self.slow_before.clear();
+        self.slow_before.push(0);
+        for t in 0..self.trees.len() {
+            let prev = self.slow_before[t];
+            self.slow_before.push(prev + u32::from(!self.trees[t].fast));
+        }
     }
 
     /// True when every tree in `trees` is `fast`.
@@ -185,20 +203,108 @@ impl PackedForest {
         trees.is_empty() || self.slow_before[trees.end] == self.slow_before[trees.start]
     }
 
-    /// Checks the invariant the fast kernels' unchecked loads rely on, for the
-    /// nodes `range` of one tree: every node's `left` and `left + 1` lie in
-    /// `range` (so any walk from the root stays inside the tree, whatever the
-    /// input) and every feature index is `< num_features`.
-    fn verify_tree(&self, range: std::ops::Range<usize>) -> bool {
-        self.nodes[range.clone()].iter().all(|n| {
-            let l = n.left as usize;
-            // A node with a NaN threshold and missing values going right
-            // always steps to `left + 1` (see `step`): `left` is never used.
-            let always_right = n.threshold.is_nan() && n.feature & DEFAULT_LEFT == 0;
-            (always_right || range.contains(&l))
-                && range.contains(&(l + 1))
-                && ((n.feature & FEATURE_MASK) as usize) < self.num_features.max(1)
-        })
+    /// Rebuilds the IR of fast tree `t` from the pointer layout, in its
+    /// original node numbering (unreachable nodes become zero leaves). Used
+    /// for forests loaded from a compiled file, whose IR is built on demand.
+    pub(crate) fn rebuild_tree(&self, t: usize) -> crate::Result<Tree> {
+        let pt = &self.trees[t];
+        let bad = || crate::Error::invalid_model("compiled tree does not decode").with_tree(t);
+        if !pt.fast {
+            return Err(bad());
+        }
+        let range = pt.root as usize..(pt.root + pt.len) as usize;
+        match self.rebuild_numbered(t, range.clone(), pt.ir_len as usize, |i| {
+            self.original.get(i).copied()
+        }) {
+            Ok(tree) => Ok(tree),
+            // Node numbers that do not form a tree (a hostile file with a
+            // valid checksum): number breadth-first instead. The shape was
+            // verified, so this cannot fail.
+            Err(_) => self.rebuild_numbered(t, range.clone(), range.len(), |i| {
+                i.checked_sub(range.start).map(|k| k as u32)
+            }),
+        }
+    }
+
+    /// [`PackedForest::rebuild_tree`] with node `i` numbered `number(i)`.
+    fn rebuild_numbered(
+        &self,
+        t: usize,
+        range: std::ops::Range<usize>,
+        ir_len: usize,
+        number: impl Fn(usize) -> Option<u32>,
+    ) -> crate::Result<Tree> {
+        let bad = || crate::Error::invalid_model("compiled tree does not decode").with_tree(t);
+        let nodes = self.nodes.get(range.clone()).ok_or_else(bad)?;
+        let mut ir = vec![Node::Leaf { value: 0.0 }; ir_len];
+        for (k, n) in nodes.iter().enumerate() {
+            let i = range.start + k;
+            let orig = number(i).ok_or_else(bad)? as usize;
+            let node = if n.left as usize + 1 == i {
+                Node::Leaf {
+                    value: *self.leaf_value.get(i).ok_or_else(bad)?,
+                }
+            } else {
+                let l = n.left as usize;
+                Node::Split {
+                    feature: n.feature & FEATURE_MASK,
+                    threshold: n.threshold,
+                    default_left: n.feature & DEFAULT_LEFT != 0,
+                    left: number(l).ok_or_else(bad)?,
+                    right: number(l + 1).ok_or_else(bad)?,
+                    categories: None,
+                }
+            };
+            *ir.get_mut(orig).ok_or_else(bad)? = node;
+        }
+        Tree::new(ir, vec![], self.num_features).map_err(|e| e.with_tree(t))
+    }
+}
+
+impl Builder {
+    /// Appends the pointer layout of a fast tree, breadth-first: a split's
+    /// children get two consecutive slots.
+    fn push_pointer(&mut self, tree: &Tree) {
+        let root = self.nodes.len() as u32;
+        self.push_placeholder(0);
+        let mut queue = std::collections::VecDeque::from([(0usize, root)]);
+        while let Some((orig, slot)) = queue.pop_front() {
+            let s = slot as usize;
+            self.original[s] = orig as u32;
+            match tree.nodes()[orig] {
+                Node::Split {
+                    feature,
+                    threshold,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let l = self.nodes.len() as u32;
+                    self.push_placeholder(left);
+                    self.push_placeholder(right);
+                    self.nodes[s] = PackedNode {
+                        threshold,
+                        feature: feature | if default_left { DEFAULT_LEFT } else { 0 },
+                        left: l,
+                    };
+                    queue.push_back((left as usize, l));
+                    queue.push_back((right as usize, l + 1));
+                }
+                Node::Leaf { value } => {
+                    self.leaf_value[s] = value;
+                    self.nodes[s] = PackedNode {
+                        threshold: f32::NAN,
+                        feature: 0,
+                        // Steps back to itself; `slot >= 1` (slot 0 is the
+                        // placeholder).
+                        left: slot - 1,
+                    };
+                }
+                // Not a fast tree; never packed.
+                Node::VectorLeaf { .. } => {}
+            }
+        }
     }
 
     /// Appends the implicit layout of a fast tree (numeric splits, scalar
@@ -225,7 +331,7 @@ impl PackedForest {
             fx: 0,
         };
         self.imp_nodes.resize(n0 + internal, pass);
-        self.imp_default_left.resize(n0 + internal, false);
+        self.imp_default_left.resize(n0 + internal, 0);
         self.imp_leaves.resize(l0 + internal + 1, 0.0);
         // (original node, implicit slot, level)
         let mut stack = vec![(0usize, 0usize, 0usize)];
@@ -244,7 +350,7 @@ impl PackedForest {
                         threshold,
                         fx: feature * fast::LANES as u32,
                     };
-                    self.imp_default_left[n0 + slot] = default_left;
+                    self.imp_default_left[n0 + slot] = u8::from(default_left);
                     stack.push((left as usize, 2 * slot + 1, level + 1));
                     stack.push((right as usize, 2 * slot + 2, level + 1));
                 }
@@ -260,20 +366,29 @@ impl PackedForest {
                 Node::VectorLeaf { .. } => stack.clear(), // not a fast tree: rejected below
             }
         }
-        // What the implicit kernels' unchecked loads rely on: every feature
-        // offset leaves room for all lanes (the node indices are in range by
-        // construction: see `fast::group`).
-        let ok = tree.leaf_width() == 1
-            && self.imp_nodes[n0..]
-                .iter()
-                .all(|n| n.fx as usize + fast::LANES <= fx_max);
-        if !ok {
+        let implicit = Some((n0 as u32, l0 as u32));
+        let pt = PackedTree {
+            root: 0,
+            len: 0,
+            depth: d as u32,
+            ir_len: 0,
+            fast: true,
+            implicit,
+        };
+        if tree.leaf_width() != 1
+            || !verify_implicit_tree(
+                &self.imp_nodes,
+                self.imp_leaves.len(),
+                &pt,
+                self.num_features,
+            )
+        {
             self.imp_nodes.truncate(n0);
             self.imp_default_left.truncate(n0);
             self.imp_leaves.truncate(l0);
             return None;
         }
-        Some((n0 as u32, l0 as u32))
+        implicit
     }
 
     fn push_placeholder(&mut self, orig: u32) {
@@ -285,6 +400,84 @@ impl PackedForest {
         self.leaf_value.push(0.0);
         self.original.push(orig);
     }
+}
+
+/// Checks what the pointer-layout kernels' unchecked loads rely on, for one
+/// fast tree: its nodes `root..root + len` lie inside `nodes`; every node
+/// steps only inside the tree (a split's `left` and `left + 1`; a leaf, whose
+/// NaN threshold sends every value to `left + 1`, only that); every node's
+/// feature is `< num_features` (a leaf's too: a step loads it). Also checks the breadth-first shape (children after their
+/// parent, each split's children after the previous split's), which makes the
+/// nodes a tree, and that `depth` steps reach a leaf from the root.
+pub(crate) fn verify_pointer_tree(
+    nodes: &[PackedNode],
+    pt: &PackedTree,
+    num_features: usize,
+) -> bool {
+    let (root, len) = (pt.root as usize, pt.len as usize);
+    let Some(end) = root.checked_add(len) else {
+        return false;
+    };
+    if len == 0 || root == 0 || end > nodes.len() {
+        return false;
+    }
+    let range = root..end;
+    let mut next_child = root + 1;
+    // Breadth-first, the nodes of each level are contiguous: level `k + 1`
+    // ends where the children claimed by the end of level `k` end.
+    let (mut level, mut level_end, mut depth) = (0u32, root + 1, 0u32);
+    let nf = num_features;
+    let mut ok = true;
+    // Branch-free per node (leaves and splits alternate unpredictably).
+    for (i, n) in (root..end).zip(&nodes[range.clone()]) {
+        if i == level_end {
+            level += 1;
+            level_end = next_child;
+        }
+        let l = n.left as usize;
+        let f = (n.feature & FEATURE_MASK) as usize;
+        // A leaf: NaN threshold, missing goes right, steps to itself.
+        let leaf =
+            n.threshold.is_nan() & (n.feature & DEFAULT_LEFT == 0) & (l.wrapping_add(1) == i);
+        // Every step loads the node's feature, leaves included (a forest
+        // without features has only depth-0 trees, which are never stepped).
+        ok &= f < nf.max(1);
+        // A split's two children are the next two unclaimed slots.
+        ok &= leaf | ((l == next_child) & (l + 1 < end) & (f < nf));
+        next_child += 2 * usize::from(!leaf);
+        depth = depth.max(level * u32::from(leaf));
+    }
+    let _ = &range;
+    ok && next_child == end && depth == pt.depth
+}
+
+/// Checks what the implicit-layout kernels' unchecked loads rely on, for one
+/// tree with an implicit layout: `depth <= IMPLICIT_MAX_DEPTH`, its `2^depth -
+/// 1` nodes and `2^depth` leaves lie inside the arrays, and every feature
+/// offset leaves room for all lanes of a group of `num_features` features.
+pub(crate) fn verify_implicit_tree(
+    imp_nodes: &[ImplicitNode],
+    imp_leaves_len: usize,
+    pt: &PackedTree,
+    num_features: usize,
+) -> bool {
+    let Some((n0, l0)) = pt.implicit else {
+        return true;
+    };
+    let d = pt.depth as usize;
+    if d > IMPLICIT_MAX_DEPTH {
+        return false;
+    }
+    let internal = (1usize << d) - 1;
+    let (n0, l0) = (n0 as usize, l0 as usize);
+    let Some(fx_max) = num_features.checked_mul(fast::LANES) else {
+        return false;
+    };
+    n0 + internal <= imp_nodes.len()
+        && l0 + internal < imp_leaves_len
+        && imp_nodes[n0..n0 + internal]
+            .iter()
+            .all(|n| n.fx as usize + fast::LANES <= fx_max)
 }
 
 /// One traversal step: the next packed index for value `x` at `node`.
@@ -342,7 +535,7 @@ pub(crate) mod fast {
         assert!(xg.len() >= p.num_features * LANES && acc.len() >= k * g && k <= LANES);
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
-        let nodes = p.nodes.as_slice();
+        let nodes: &[PackedNode] = &p.nodes;
         // The implicit layout: `depth` steps from slot 0, each to `2i + 1` or
         // `2i + 2`; returns the reached leaf's value per lane.
         let walk_implicit = |n0: u32, l0: u32, depth: u32| -> [f32; LANES] {
@@ -364,7 +557,7 @@ pub(crate) mod fast {
                         #[allow(clippy::neg_cmp_op_on_partial_ord)]
                         let mut right = !(x < node.threshold);
                         if NAN {
-                            right &= !(x.is_nan() & *default_left.get_unchecked(*i));
+                            right &= !(x.is_nan() & (*default_left.get_unchecked(*i) != 0));
                         }
                         *i = 2 * *i + 1 + usize::from(right);
                     }
@@ -448,7 +641,7 @@ pub(crate) mod fast {
         assert!(row.len() >= p.num_features);
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
-        let nodes = p.nodes.as_slice();
+        let nodes: &[PackedNode] = &p.nodes;
         let single = acc.len() == 1;
         let mut t0 = 0;
         while t0 < meta.len() {

@@ -291,16 +291,15 @@ impl<'f> Plan<'f> {
         } else {
             Mode::Transformed
         };
-        let trees = match forest.booster() {
-            Booster::Trees(e) => tree_range(e, opts.iteration_range)?,
-            Booster::Linear(_) => {
-                if mode == Mode::Leaf {
-                    return Err(Error::option(
-                        "leaf indices need a tree model (this is gblinear)",
-                    ));
-                }
-                0..0
+        let trees = if forest.is_linear() {
+            if mode == Mode::Leaf {
+                return Err(Error::option(
+                    "leaf indices need a tree model (this is gblinear)",
+                ));
             }
+            0..0
+        } else {
+            tree_range(&forest.packed().round_ptr, opts.iteration_range)?
         };
         let width = match mode {
             Mode::Leaf => trees.len(),
@@ -319,10 +318,10 @@ impl<'f> Plan<'f> {
 
     /// Predicts rows `first..` of `x` into `out` (`out.len() / width` rows).
     fn run(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
-        match (self.kernel, forest.booster()) {
-            (Kernel::Interleaved | Kernel::Avx512, Booster::Trees(e)) => {
+        match self.kernel {
+            Kernel::Interleaved | Kernel::Avx512 if !forest.is_linear() => {
                 for (b, chunk) in out.chunks_mut(ROW_BLOCK * self.width).enumerate() {
-                    self.run_interleaved(forest, e, x, first + b * ROW_BLOCK, chunk);
+                    self.run_interleaved(forest, x, first + b * ROW_BLOCK, chunk);
                 }
             }
             _ => self.run_reference(forest, x, first, out),
@@ -387,7 +386,6 @@ impl<'f> Plan<'f> {
     fn run_interleaved(
         &self,
         forest: &Forest,
-        e: &TreeEnsemble,
         x: &FeatureMatrix<'_>,
         first: usize,
         out: &mut [f32],
@@ -396,7 +394,7 @@ impl<'f> Plan<'f> {
         let f = x.cols();
         let packed = forest.packed();
         let fast =
-            self.mode != Mode::Leaf && e.weights().is_none() && packed.all_fast(self.trees.clone());
+            self.mode != Mode::Leaf && !packed.weighted && packed.all_fast(self.trees.clone());
         if fast && n < LANES {
             self.run_small(forest, x, first, out);
             return;
@@ -425,8 +423,14 @@ impl<'f> Plan<'f> {
             }
         };
         let sem = forest.semantics();
+        // The general path needs the IR (built on first use for a compiled model).
+        let ensemble = || match forest.booster() {
+            Booster::Trees(e) => e,
+            Booster::Linear(_) => unreachable!("run_interleaved is for tree models"),
+        };
         if self.mode == Mode::Leaf {
             let base = self.trees.start;
+            let e = ensemble();
             walk_blocked(
                 packed,
                 e,
@@ -449,12 +453,13 @@ impl<'f> Plan<'f> {
                 row.copy_from_slice(forest.base_margin());
             }
         }
-        let weights = e.weights();
-        let outputs = e.tree_outputs();
         if fast {
             let wide = self.kernel == Kernel::Avx512;
-            sum_fast(packed, e, self.trees.clone(), xb, f, n, &mut acc, g, wide);
+            sum_fast(packed, self.trees.clone(), xb, f, n, &mut acc, g, wide);
         } else {
+            let e = ensemble();
+            let weights = e.weights();
+            let outputs = e.tree_outputs();
             walk_blocked(
                 packed,
                 e,
@@ -499,10 +504,7 @@ impl<'f> Plan<'f> {
         let f = x.cols();
         let g = forest.num_outputs();
         let packed = forest.packed();
-        let outputs = match forest.booster() {
-            Booster::Trees(e) => e.tree_outputs(),
-            Booster::Linear(_) => unreachable!("run_small is for tree models"),
-        };
+        let outputs = &packed.tree_outputs;
         let legacy = forest.semantics().summation == Summation::Legacy;
         let mut row_stack = [0.0f32; 256];
         let mut row_heap = Vec::new();
@@ -614,7 +616,6 @@ impl<'f> Plan<'f> {
 #[allow(clippy::too_many_arguments)]
 fn sum_fast(
     packed: &PackedForest,
-    e: &TreeEnsemble,
     trees: std::ops::Range<usize>,
     xb: &[f32],
     f: usize,
@@ -632,30 +633,30 @@ fn sum_fast(
             // was checked above.
             unsafe {
                 if nan {
-                    avx512::group::<true>(packed, trees, e.tree_outputs(), xg, a, g, k)
+                    avx512::group::<true>(packed, trees, &packed.tree_outputs, xg, a, g, k)
                 } else {
-                    avx512::group::<false>(packed, trees, e.tree_outputs(), xg, a, g, k)
+                    avx512::group::<false>(packed, trees, &packed.tree_outputs, xg, a, g, k)
                 }
             }
         };
-        return sum_groups::<{ avx512::LANES }>(e, trees, xb, f, n, acc, g, group);
+        return sum_groups::<{ avx512::LANES }>(packed, trees, xb, f, n, acc, g, group);
     }
     let _ = wide;
     let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
         if nan {
-            fast::group::<true>(packed, trees, e.tree_outputs(), xg, a, g, k)
+            fast::group::<true>(packed, trees, &packed.tree_outputs, xg, a, g, k)
         } else {
-            fast::group::<false>(packed, trees, e.tree_outputs(), xg, a, g, k)
+            fast::group::<false>(packed, trees, &packed.tree_outputs, xg, a, g, k)
         }
     };
-    sum_groups::<LANES>(e, trees, xb, f, n, acc, g, group)
+    sum_groups::<LANES>(packed, trees, xb, f, n, acc, g, group)
 }
 
 /// The driver of [`sum_fast`] for groups of `L` rows: `group(has_nan, trees,
 /// xg, acc, k)` adds trees to one lane-major group.
 #[allow(clippy::too_many_arguments)]
 fn sum_groups<const L: usize>(
-    e: &TreeEnsemble,
+    packed: &PackedForest,
     trees: std::ops::Range<usize>,
     xb: &[f32],
     f: usize,
@@ -684,7 +685,7 @@ fn sum_groups<const L: usize>(
     }
     let mut start = trees.start;
     while start < trees.end {
-        let end = tree_block_end(e, start, trees.end);
+        let end = tree_block_end(packed, start, trees.end);
         for (grp, &nan) in has_nan.iter().enumerate() {
             let r0 = grp * L;
             let k = (n - r0).min(L);
@@ -697,11 +698,11 @@ fn sum_groups<const L: usize>(
 
 /// The end of the block of trees starting at `start` whose packed nodes fit
 /// in L1 (at least one tree).
-fn tree_block_end(e: &TreeEnsemble, start: usize, end: usize) -> usize {
+fn tree_block_end(packed: &PackedForest, start: usize, end: usize) -> usize {
     let mut stop = start;
     let mut nodes = 0;
     while stop < end && (stop == start || nodes < TREE_BLOCK_NODES) {
-        nodes += 2 * e.trees()[stop].num_leaves();
+        nodes += packed.trees[stop].len.max(1) as usize;
         stop += 1;
     }
     stop
@@ -734,7 +735,7 @@ fn walk_blocked<'f>(
 ) {
     let mut start = trees.start;
     while start < trees.end {
-        let end = tree_block_end(e, start, trees.end);
+        let end = tree_block_end(packed, start, trees.end);
         let mut r0 = 0;
         while r0 < n {
             let k = (n - r0).min(LANES);
@@ -813,9 +814,8 @@ fn linear_margin(forest: &Forest, l: &LinearModel, row: &[f32], missing: f32, ma
 }
 
 /// Trees covered by an iteration range (XGBoost's `LayerToTree`).
-fn tree_range(e: &TreeEnsemble, range: Option<(usize, usize)>) -> Result<std::ops::Range<usize>> {
-    let ptr = e.round_ptr();
-    let rounds = e.num_rounds();
+fn tree_range(ptr: &[usize], range: Option<(usize, usize)>) -> Result<std::ops::Range<usize>> {
+    let rounds = ptr.len().saturating_sub(1);
     let (begin, end) = match range {
         None => (0, rounds),
         Some((b, 0)) => (b, rounds),
@@ -830,7 +830,7 @@ fn tree_range(e: &TreeEnsemble, range: Option<(usize, usize)>) -> Result<std::op
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::forest::{ForestParts, Semantics, Tree};
 
@@ -949,7 +949,7 @@ mod tests {
     /// A random tree: splits on random features with thresholds from a small
     /// grid (so rows hit them exactly), random default directions, leaves at
     /// random depths up to `max_depth`.
-    fn random_tree(rng: &mut u64, nf: usize, max_depth: usize) -> Tree {
+    pub(crate) fn random_tree(rng: &mut u64, nf: usize, max_depth: usize) -> Tree {
         fn next(rng: &mut u64) -> u64 {
             *rng ^= *rng << 13;
             *rng ^= *rng >> 7;

@@ -42,11 +42,14 @@
 use std::path::Path;
 
 pub mod io;
+pub mod qpack;
+
+pub use qpack::Mapping;
 
 pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
-    Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Objective,
-    PredictOptions, Predictions, Result,
+    Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Node, Objective,
+    PredictOptions, Predictions, Result, default_threads,
 };
 pub use quercus_xgboost::{Compat, Format, LoadOptions, ModelInfo, Version};
 
@@ -91,6 +94,9 @@ impl Model {
                 kind: Kind::Bqml(Box::new(BqmlModel::open(path, opts)?)),
             });
         }
+        if qpack::is_compiled_file(path) {
+            return Model::load_compiled(path, Mapping::Mmap);
+        }
         let m = quercus_xgboost::load_path(path, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
@@ -99,6 +105,9 @@ impl Model {
 
     /// Loads an XGBoost model from bytes already in memory.
     pub fn from_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Model> {
+        if quercus_core::compiled::is_compiled(bytes) {
+            return Model::from_compiled_bytes(bytes);
+        }
         let m = quercus_xgboost::load_bytes(bytes, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),

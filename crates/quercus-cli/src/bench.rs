@@ -1,0 +1,180 @@
+//! `quercus compile` and `quercus bench`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use quercus::{FeatureMatrix, Model, PredictOptions};
+use serde_json::json;
+
+use crate::Args;
+
+/// `quercus compile MODEL -o OUT.qpack`.
+pub(crate) fn compile(args: Args) -> Result<()> {
+    let model = args.load()?;
+    let out = args
+        .output
+        .as_ref()
+        .ok_or_else(|| crate::usage("compile needs --output OUT.qpack"))?;
+    let t = Instant::now();
+    model.save_compiled(out)?;
+    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "wrote {} ({:.1} MB) in {:.0} ms",
+        out.display(),
+        size as f64 / 1e6,
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// `quercus bench MODEL [--input X] [--batch N] [--threads N] [--runs R] [--json]`:
+/// rows/s for batches of N rows and the latency of one-row calls.
+pub(crate) fn bench(args: Args) -> Result<()> {
+    let path = args
+        .model
+        .clone()
+        .ok_or_else(|| crate::usage("MODEL is required"))?;
+    let t = Instant::now();
+    let model = args.load()?;
+    let load_s = t.elapsed().as_secs_f64();
+    if model.bqml().is_some() {
+        bail!("bench measures numeric prediction; for a BigQuery ML export bench its model.bst");
+    }
+    let cols = model.num_features();
+    let batch = args.batch.unwrap_or(100_000);
+    let runs = args.runs.unwrap_or(5);
+    let data: Vec<f32> = match &args.input {
+        Some(p) => {
+            let columns = quercus::io::Columns {
+                names: model.forest().feature_names(),
+                count: cols,
+            };
+            let input = quercus::io::read_input(p, columns)
+                .with_context(|| format!("reading {}", p.display()))?;
+            if input.cols != cols {
+                bail!(
+                    "{} has {} columns; the model has {cols} features",
+                    p.display(),
+                    input.cols
+                );
+            }
+            input.data
+        }
+        None => synthetic_rows(&model, batch.max(1000)),
+    };
+    let rows = data.len() / cols.max(1);
+    if rows == 0 {
+        bail!("no rows to predict");
+    }
+    let opts = PredictOptions {
+        n_threads: args.threads,
+        ..Default::default()
+    };
+    // Batches: cycle through the rows, `batch` at a time (repeating them when
+    // there are fewer).
+    let tiled: Vec<f32> = data.iter().copied().cycle().take(batch * cols).collect();
+    let x = FeatureMatrix::row_major(&tiled, batch, cols)?;
+    let width = model.output_width(&opts)?;
+    let mut out = vec![0.0f32; batch * width];
+    model.predict_into(&x, &opts, &mut out)?; // warm-up
+    let mut rates = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        model.predict_into(&x, &opts, &mut out)?;
+        rates.push(batch as f64 / t.elapsed().as_secs_f64());
+        black_box(&out);
+    }
+    // One row per call, on the calling thread, cycling through distinct rows.
+    let one = PredictOptions {
+        n_threads: Some(1),
+        ..opts.clone()
+    };
+    let mut row_out = vec![0.0f32; width];
+    let calls = 20_000usize.min(2_000_000 / (batch / 1000).max(1));
+    let mut lat = Vec::with_capacity(calls);
+    for i in 0..calls + 1000 {
+        let r = i % rows;
+        let x = FeatureMatrix::row_major(&data[r * cols..(r + 1) * cols], 1, cols)?;
+        let t = Instant::now();
+        model.predict_into(&x, &one, &mut row_out)?;
+        let dt = t.elapsed().as_secs_f64() * 1e6;
+        black_box(&row_out);
+        if i >= 1000 {
+            lat.push(dt);
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    lat.sort_by(f64::total_cmp);
+    let q = |v: &[f64], p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    let threads = args.threads.unwrap_or_else(quercus::default_threads);
+    let report = json!({
+        "model": path.display().to_string(),
+        "load_seconds": load_s,
+        "batch": batch,
+        "threads": threads,
+        "runs": runs,
+        "rows_per_second_median": q(&rates, 0.5),
+        "rows_per_second_min": rates[0],
+        "rows_per_second_max": rates[rates.len() - 1],
+        "one_row_us_median": q(&lat, 0.5),
+        "one_row_us_p99": q(&lat, 0.99),
+        "one_row_calls": calls,
+        "input": args.input.as_ref().map_or("synthetic".to_string(), |p| p.display().to_string()),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("model            {}", path.display());
+        println!("load             {:.2} ms", load_s * 1e3);
+        println!(
+            "batch            {batch} rows, {threads} thread(s): {:.0} rows/s median of {runs} (min {:.0}, max {:.0})",
+            q(&rates, 0.5),
+            rates[0],
+            rates[rates.len() - 1]
+        );
+        println!(
+            "one row          {:.2} us median, {:.2} us p99 ({calls} calls)",
+            q(&lat, 0.5),
+            q(&lat, 0.99)
+        );
+    }
+    Ok(())
+}
+
+/// Rows whose values sit at and around the model's split thresholds, so the
+/// walks take varied paths (deterministic).
+fn synthetic_rows(model: &Model, rows: usize) -> Vec<f32> {
+    let cols = model.num_features();
+    let mut thresholds: Vec<Vec<f32>> = vec![Vec::new(); cols];
+    for tree in model.forest().trees() {
+        for node in tree.nodes() {
+            if let quercus::Node::Split {
+                feature, threshold, ..
+            } = node
+                && threshold.is_finite()
+            {
+                thresholds[*feature as usize].push(*threshold);
+            }
+        }
+    }
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    (0..rows * cols)
+        .map(|i| {
+            let t = &thresholds[i % cols];
+            let r = next();
+            if t.is_empty() {
+                (r % 1000) as f32 / 100.0 - 5.0
+            } else {
+                let v = t[(r % t.len() as u64) as usize];
+                v + ((r >> 40) % 201) as f32 / 100.0 - 1.0
+            }
+        })
+        .collect()
+}

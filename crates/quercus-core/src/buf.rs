@@ -1,0 +1,153 @@
+//! Storage for the packed arrays: owned, or borrowed from the bytes of a
+//! compiled model (a memory map, or an aligned copy of the file).
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Bytes that stay at the same address, unchanged, for as long as they live:
+/// a read-only memory map or an owned buffer.
+///
+/// # Safety
+/// `bytes()` must return the same slice (same address, same length, same
+/// contents) every time it is called on the same value. A memory map of a file
+/// that another process truncates or rewrites breaks the "same contents" part:
+/// see `quercus::qpack` for that caveat.
+pub unsafe trait StableBytes: Send + Sync + 'static {
+    /// The bytes.
+    fn bytes(&self) -> &[u8];
+}
+
+/// An 8-byte aligned owned copy of some bytes.
+#[derive(Debug)]
+pub struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// Copies `bytes` into an 8-byte aligned buffer.
+    pub fn copy_from(bytes: &[u8]) -> AlignedBytes {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_ne_bytes(b);
+        }
+        AlignedBytes {
+            words,
+            len: bytes.len(),
+        }
+    }
+}
+
+// SAFETY: the Vec is never modified after construction, so its heap buffer
+// keeps its address and contents.
+unsafe impl StableBytes for AlignedBytes {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `words` holds `len.div_ceil(8) * 8 >= len` initialized
+        // bytes; u8 has no alignment or validity requirement.
+        unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+/// Plain old data: any bit pattern is a valid value, no padding, no pointers.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types made of such fields, with no padding.
+pub(crate) unsafe trait Pod: Copy + 'static {}
+
+// SAFETY: primitive numbers: every bit pattern is valid.
+unsafe impl Pod for u8 {}
+// SAFETY: as above.
+unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for f32 {}
+
+/// A read-only array: owned, or a typed view into [`StableBytes`].
+pub(crate) enum Buf<T: Pod> {
+    Owned(Vec<T>),
+    Shared {
+        owner: Arc<dyn StableBytes>,
+        offset: usize,
+        len: usize,
+    },
+}
+
+impl<T: Pod> Buf<T> {
+    /// A view of `len` values of `T` at byte `offset` of `owner`, if that range
+    /// is inside the bytes and suitably aligned.
+    pub(crate) fn shared(owner: Arc<dyn StableBytes>, offset: usize, len: usize) -> Option<Buf<T>> {
+        let bytes = owner.bytes();
+        let size = len.checked_mul(std::mem::size_of::<T>())?;
+        let end = offset.checked_add(size)?;
+        if end > bytes.len() {
+            return None;
+        }
+        let ptr = bytes[offset..].as_ptr();
+        if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
+            return None;
+        }
+        Some(Buf::Shared { owner, offset, len })
+    }
+}
+
+impl<T: Pod> Deref for Buf<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match self {
+            Buf::Owned(v) => v,
+            Buf::Shared { owner, offset, len } => {
+                let bytes = owner.bytes();
+                // SAFETY: `Buf::shared` checked that `offset + len *
+                // size_of::<T>()` is inside the bytes and that the address is
+                // aligned for `T`; `StableBytes` promises the same bytes at the
+                // same address on every call; `T: Pod` accepts any bit pattern.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().add(*offset).cast::<T>(), *len) }
+            }
+        }
+    }
+}
+
+impl<T: Pod> Default for Buf<T> {
+    fn default() -> Self {
+        Buf::Owned(Vec::new())
+    }
+}
+
+impl<T: Pod> Clone for Buf<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Buf::Owned(v) => Buf::Owned(v.clone()),
+            Buf::Shared { owner, offset, len } => Buf::Shared {
+                owner: Arc::clone(owner),
+                offset: *offset,
+                len: *len,
+            },
+        }
+    }
+}
+
+impl<T: Pod + PartialEq> PartialEq for Buf<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Pod + fmt::Debug> fmt::Debug for Buf<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self {
+            Buf::Owned(_) => "owned",
+            Buf::Shared { .. } => "shared",
+        };
+        write!(f, "Buf<{kind}; {}>", self.len())
+    }
+}
+
+/// The raw bytes of a slice of POD values, for writing them out.
+pub(crate) fn as_bytes<T: Pod>(v: &[T]) -> &[u8] {
+    // SAFETY: `T: Pod` has no padding, so every byte is initialized; u8 has
+    // no alignment requirement.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}

@@ -1,0 +1,928 @@
+//! The compiled form of a [`Forest`] (`.qpack`): the packed layouts the fast
+//! kernels walk, stored so that loading is a check and a memory map, not a
+//! parse.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 0..8 | magic `\x89QPACK\r\n` |
+//! | 8..12 | format version ([`VERSION`]) |
+//! | 12..16 | header length (64) |
+//! | 16..24 | file length |
+//! | 24..32 | XXH64 (seed 0) of bytes `32..file length` |
+//! | 32..36 | number of sections |
+//! | 36..64 | zero |
+//! | 64.. | section table: per section `id: u32, 0: u32, offset: u64, length: u64` |
+//!
+//! Sections start at multiples of 64 bytes. The big arrays (nodes, leaf values,
+//! ...) are used in place; everything is validated when the file is opened:
+//! the checksum, every offset and count, and every packed tree (each step stays
+//! inside its tree, every feature exists, the nodes form a tree), so a
+//! corrupted or hostile file is an error, never a wrong read. The IR of the
+//! trees is rebuilt from the packed layout only when something needs it (the
+//! reference kernel, [`Forest::trees`]).
+
+use std::sync::Arc;
+
+use crate::buf::{Buf, Pod, StableBytes, as_bytes};
+use crate::error::{Error, Result};
+use crate::forest::{
+    Booster, CategoryOutOfRange, CategorySet, FeatureType, Forest, LinearModel, Node, Semantics,
+    Summation, Tree,
+};
+use crate::objective::{Objective, Sigmoid};
+use crate::packed::{
+    ImplicitNode, PackedForest, PackedNode, PackedTree, verify_implicit_tree, verify_pointer_tree,
+};
+
+/// The first bytes of every compiled file.
+pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+const HEADER: usize = 64;
+const ALIGN: usize = 64;
+const MAX_SECTIONS: usize = 64;
+
+mod id {
+    pub const META: u32 = 1;
+    pub const NODES: u32 = 2;
+    pub const LEAF_VALUE: u32 = 3;
+    pub const ORIGINAL: u32 = 4;
+    pub const TREES: u32 = 5;
+    pub const IMP_NODES: u32 = 6;
+    pub const IMP_DEFAULT_LEFT: u32 = 7;
+    pub const IMP_LEAVES: u32 = 8;
+    pub const IR_TREES: u32 = 9;
+    pub const EXTRA: u32 = 10;
+}
+
+const FLAG_FAST: u32 = 1;
+const FLAG_IMPLICIT: u32 = 2;
+const FLAG_IR_STORED: u32 = 4;
+
+/// Compiles `forest` to the `.qpack` bytes, with `extra` (the caller's
+/// metadata, opaque here) stored alongside.
+pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
+    let p = forest.packed();
+    let mut meta = Writer::default();
+    meta.u64(forest.num_features() as u64);
+    meta.u64(forest.num_outputs() as u64);
+    meta.f32s(forest.base_margin());
+    meta.str(forest.objective().name());
+    let sem = forest.semantics();
+    meta.u8(match sem.summation {
+        Summation::Modern => 0,
+        Summation::Legacy => 1,
+    });
+    meta.u8(match sem.sigmoid {
+        Sigmoid::Clamped => 0,
+        Sigmoid::Plain => 1,
+    });
+    meta.u8(match sem.category_out_of_range {
+        CategoryOutOfRange::Left => 0,
+        CategoryOutOfRange::DefaultChild => 1,
+    });
+    meta.u32(forest.feature_names().len() as u32);
+    for n in forest.feature_names() {
+        meta.str(n);
+    }
+    meta.u32(forest.feature_types().len() as u32);
+    for t in forest.feature_types() {
+        meta.u8(match t {
+            FeatureType::Numeric => 0,
+            FeatureType::Categorical => 1,
+        });
+    }
+    let mut trees = Writer::default();
+    let mut ir = Writer::default();
+    match forest.booster() {
+        Booster::Linear(l) => {
+            meta.u8(1);
+            meta.f32s(l.weights());
+        }
+        Booster::Trees(e) => {
+            meta.u8(0);
+            meta.u32s(&p.tree_outputs);
+            meta.u32(p.round_ptr.len() as u32);
+            for &r in &p.round_ptr {
+                meta.u64(r as u64);
+            }
+            match e.weights() {
+                Some(w) => {
+                    meta.u8(1);
+                    meta.f32s(w);
+                }
+                None => meta.u8(0),
+            }
+            let stored: Vec<usize> = (0..p.trees.len())
+                .filter(|&t| {
+                    let pt = &p.trees[t];
+                    // Unreachable nodes (pruned trees) are kept as they were.
+                    !pt.fast || pt.ir_len != pt.len
+                })
+                .collect();
+            for (t, pt) in p.trees.iter().enumerate() {
+                let (n0, l0) = pt.implicit.unwrap_or((0, 0));
+                let flags = u32::from(pt.fast) * FLAG_FAST
+                    + u32::from(pt.implicit.is_some()) * FLAG_IMPLICIT
+                    + u32::from(stored.binary_search(&t).is_ok()) * FLAG_IR_STORED;
+                for v in [pt.root, pt.len, pt.depth, pt.ir_len, flags, n0, l0, 0] {
+                    trees.u32(v);
+                }
+            }
+            ir.u32(stored.len() as u32);
+            for &t in &stored {
+                ir.u32(t as u32);
+                write_tree(&mut ir, &e.trees()[t]);
+            }
+        }
+    }
+    let sections: Vec<(u32, &[u8])> = vec![
+        (id::META, &meta.0),
+        (id::NODES, as_bytes(&p.nodes)),
+        (id::LEAF_VALUE, as_bytes(&p.leaf_value)),
+        (id::ORIGINAL, as_bytes(&p.original)),
+        (id::TREES, &trees.0),
+        (id::IMP_NODES, as_bytes(&p.imp_nodes)),
+        (id::IMP_DEFAULT_LEFT, as_bytes(&p.imp_default_left)),
+        (id::IMP_LEAVES, as_bytes(&p.imp_leaves)),
+        (id::IR_TREES, &ir.0),
+        (id::EXTRA, extra),
+    ];
+    let mut out = vec![0u8; HEADER + sections.len() * 24];
+    let mut table = Vec::new();
+    for (sid, bytes) in &sections {
+        out.resize(out.len().next_multiple_of(ALIGN), 0);
+        table.push((*sid, out.len() as u64, bytes.len() as u64));
+        out.extend_from_slice(bytes);
+    }
+    out[..8].copy_from_slice(MAGIC);
+    out[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    out[12..16].copy_from_slice(&(HEADER as u32).to_le_bytes());
+    let len = out.len() as u64;
+    out[16..24].copy_from_slice(&len.to_le_bytes());
+    out[32..36].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    for (i, (sid, off, n)) in table.iter().enumerate() {
+        let at = HEADER + i * 24;
+        out[at..at + 4].copy_from_slice(&sid.to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
+        out[at + 16..at + 24].copy_from_slice(&n.to_le_bytes());
+    }
+    let sum = xxh64(&out[32..], 0);
+    out[24..32].copy_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// True when `bytes` start like a compiled file.
+pub fn is_compiled(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Opens compiled bytes: validates everything (see the module docs) and
+/// returns the forest, whose arrays point into `owner`, and the byte range of
+/// the `extra` section.
+pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usize>)> {
+    if cfg!(target_endian = "big") {
+        return Err(Error::unsupported(
+            "compiled models are little-endian; this machine is big-endian",
+        ));
+    }
+    let bytes = owner.bytes();
+    let fail = |at: usize, msg: String| Error::format(msg).with_offset(at as u64);
+    if bytes.len() < HEADER || !is_compiled(bytes) {
+        return Err(fail(
+            0,
+            "not a compiled Quercus model (no QPACK header)".into(),
+        ));
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or([0; 4]));
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
+    let version = u32_at(8);
+    if version != VERSION {
+        return Err(Error::unsupported(format!(
+            "compiled model format version {version}; this Quercus reads version {VERSION} \
+             (compile the model again with this version)"
+        ))
+        .with_offset(8));
+    }
+    if u32_at(12) as usize != HEADER {
+        return Err(fail(
+            12,
+            format!("header length {} is not {HEADER}", u32_at(12)),
+        ));
+    }
+    if u64_at(16) != bytes.len() as u64 {
+        return Err(fail(
+            16,
+            format!(
+                "file is {} bytes but its header says {} (truncated or extended)",
+                bytes.len(),
+                u64_at(16)
+            ),
+        ));
+    }
+    let want = u64_at(24);
+    let got = xxh64(&bytes[32..], 0);
+    if want != got {
+        return Err(fail(
+            24,
+            format!(
+                "checksum mismatch (stored {want:016x}, computed {got:016x}): the file is corrupted"
+            ),
+        ));
+    }
+    // The checksum matched, but a hostile file can carry a valid checksum:
+    // everything below is still checked.
+    let count = u32_at(32) as usize;
+    if count > MAX_SECTIONS || HEADER + count * 24 > bytes.len() {
+        return Err(fail(32, format!("{count} sections do not fit the file")));
+    }
+    let mut sections = std::collections::BTreeMap::new();
+    for i in 0..count {
+        let at = HEADER + i * 24;
+        let (sid, off, len) = (u32_at(at), u64_at(at + 8), u64_at(at + 16));
+        let end = off.checked_add(len);
+        if off < (HEADER + count * 24) as u64 || end.is_none_or(|e| e > bytes.len() as u64) {
+            return Err(fail(
+                at,
+                format!("section {sid} ({off}+{len}) is outside the file"),
+            ));
+        }
+        if sections.insert(sid, (off as usize, len as usize)).is_some() {
+            return Err(fail(at, format!("section {sid} appears twice")));
+        }
+    }
+    let section = |sid: u32| {
+        sections
+            .get(&sid)
+            .copied()
+            .ok_or_else(|| fail(HEADER, format!("section {sid} is missing")))
+    };
+    fn array<T: Pod>(
+        owner: &Arc<dyn StableBytes>,
+        (off, len): (usize, usize),
+        what: &str,
+    ) -> Result<Buf<T>> {
+        let size = std::mem::size_of::<T>();
+        if !len.is_multiple_of(size) {
+            return Err(Error::format(format!(
+                "{what}: {len} bytes is not a whole number of values"
+            ))
+            .with_offset(off as u64));
+        }
+        Buf::shared(Arc::clone(owner), off, len / size).ok_or_else(|| {
+            Error::format(format!("{what}: section is misaligned")).with_offset(off as u64)
+        })
+    }
+
+    let (moff, mlen) = section(id::META)?;
+    let mut m = Reader::new(&bytes[moff..moff + mlen], moff);
+    let num_features = m.u64()? as usize;
+    let num_outputs = m.u64()? as usize;
+    let base_margin = m.f32s()?;
+    let objective = Objective::from_xgboost_name(&m.str()?)?;
+    let summation = match m.u8()? {
+        0 => Summation::Modern,
+        1 => Summation::Legacy,
+        v => return Err(m.bad(format!("summation {v}"))),
+    };
+    let sigmoid = match m.u8()? {
+        0 => Sigmoid::Clamped,
+        1 => Sigmoid::Plain,
+        v => return Err(m.bad(format!("sigmoid {v}"))),
+    };
+    let category_out_of_range = match m.u8()? {
+        0 => CategoryOutOfRange::Left,
+        1 => CategoryOutOfRange::DefaultChild,
+        v => return Err(m.bad(format!("category routing {v}"))),
+    };
+    let n = m.count(4)?;
+    let feature_names = (0..n).map(|_| m.str()).collect::<Result<Vec<_>>>()?;
+    let n = m.count(1)?;
+    let feature_types = (0..n)
+        .map(|_| match m.u8()? {
+            0 => Ok(FeatureType::Numeric),
+            1 => Ok(FeatureType::Categorical),
+            v => Err(m.bad(format!("feature type {v}"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let semantics = Semantics {
+        summation,
+        sigmoid,
+        category_out_of_range,
+    };
+    let common = Common {
+        num_features,
+        num_outputs,
+        base_margin,
+        objective,
+        semantics,
+        feature_names,
+        feature_types,
+    };
+    let extra = section(id::EXTRA)?;
+    let extra = extra.0..extra.0 + extra.1;
+    let forest = match m.u8()? {
+        1 => {
+            let weights = m.f32s()?;
+            let forest =
+                Forest::new(common.into_parts(Booster::Linear(LinearModel::new(weights))))?;
+            return Ok((forest, extra));
+        }
+        0 => {
+            let tree_outputs = m.u32s()?;
+            let n = m.count(8)?;
+            let round_ptr = (0..n)
+                .map(|_| m.u64().map(|v| v as usize))
+                .collect::<Result<Vec<_>>>()?;
+            let weights = match m.u8()? {
+                0 => None,
+                _ => Some(m.f32s()?),
+            };
+            let (toff, tlen) = section(id::TREES)?;
+            if tlen % 32 != 0 || tlen / 32 != tree_outputs.len() {
+                return Err(fail(
+                    toff,
+                    format!(
+                        "{tlen} bytes of tree records for {} trees",
+                        tree_outputs.len()
+                    ),
+                ));
+            }
+            let mut stored_ir = Vec::new();
+            let trees: Vec<PackedTree> = bytes[toff..toff + tlen]
+                .chunks_exact(32)
+                .enumerate()
+                .map(|(t, r)| {
+                    let f = |i: usize| {
+                        u32::from_le_bytes(r[i * 4..i * 4 + 4].try_into().unwrap_or([0; 4]))
+                    };
+                    if f(4) & FLAG_IR_STORED != 0 {
+                        stored_ir.push(t);
+                    }
+                    PackedTree {
+                        root: f(0),
+                        len: f(1),
+                        depth: f(2),
+                        ir_len: f(3),
+                        fast: f(4) & FLAG_FAST != 0,
+                        implicit: (f(4) & FLAG_IMPLICIT != 0).then(|| (f(5), f(6))),
+                    }
+                })
+                .collect();
+            let mut p = PackedForest {
+                nodes: array::<PackedNode>(&owner, section(id::NODES)?, "nodes")?,
+                leaf_value: array(&owner, section(id::LEAF_VALUE)?, "leaf values")?,
+                original: array(&owner, section(id::ORIGINAL)?, "node numbers")?,
+                trees,
+                num_features,
+                slow_before: Vec::new(),
+                imp_nodes: array::<ImplicitNode>(
+                    &owner,
+                    section(id::IMP_NODES)?,
+                    "implicit nodes",
+                )?,
+                imp_default_left: array(
+                    &owner,
+                    section(id::IMP_DEFAULT_LEFT)?,
+                    "default directions",
+                )?,
+                imp_leaves: array(&owner, section(id::IMP_LEAVES)?, "implicit leaves")?,
+                tree_outputs,
+                round_ptr,
+                weighted: weights.is_some(),
+            };
+            p.index_slow();
+            let (ioff, ilen) = section(id::IR_TREES)?;
+            let mut r = Reader::new(&bytes[ioff..ioff + ilen], ioff);
+            let n = r.count(4)?;
+            let mut slow_trees = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = r.u32()? as usize;
+                let tree = read_tree(&mut r, num_features).map_err(|e| e.with_tree(t))?;
+                slow_trees.push((t, tree));
+            }
+            if slow_trees
+                .iter()
+                .map(|(t, _)| *t)
+                .ne(stored_ir.iter().copied())
+            {
+                return Err(fail(
+                    ioff,
+                    "stored trees do not match the trees flagged as stored".into(),
+                ));
+            }
+            verify(&p, &slow_trees, num_outputs)?;
+
+            Forest::from_compiled(
+                common.into_parts(Booster::Linear(LinearModel::new(vec![]))),
+                p,
+                slow_trees,
+                weights,
+            )?
+        }
+        v => return Err(m.bad(format!("booster kind {v}"))),
+    };
+    Ok((forest, extra))
+}
+
+/// The parts of a forest besides its booster.
+struct Common {
+    num_features: usize,
+    num_outputs: usize,
+    base_margin: Vec<f32>,
+    objective: Objective,
+    semantics: Semantics,
+    feature_names: Vec<String>,
+    feature_types: Vec<FeatureType>,
+}
+
+impl Common {
+    fn into_parts(self, booster: Booster) -> crate::forest::ForestParts {
+        crate::forest::ForestParts {
+            num_features: self.num_features,
+            num_outputs: self.num_outputs,
+            base_margin: self.base_margin,
+            objective: self.objective,
+            booster,
+            semantics: self.semantics,
+            feature_names: self.feature_names,
+            feature_types: self.feature_types,
+        }
+    }
+}
+
+/// Checks every packed tree of a compiled file (see the module docs).
+fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Result<()> {
+    let n = p.trees.len();
+    let bad =
+        |t: usize, msg: &str| Error::invalid_model(format!("compiled tree: {msg}")).with_tree(t);
+    if p.round_ptr.first() != Some(&0)
+        || p.round_ptr.last() != Some(&n)
+        || p.round_ptr.windows(2).any(|w| w[0] > w[1])
+    {
+        return Err(Error::invalid_model(
+            "compiled round boundaries do not cover the trees in order",
+        ));
+    }
+    if p.leaf_value.len() != p.nodes.len()
+        || p.original.len() != p.nodes.len()
+        || p.imp_default_left.len() != p.imp_nodes.len()
+    {
+        return Err(Error::invalid_model(
+            "compiled arrays have different lengths",
+        ));
+    }
+    let mut slow = slow.iter().peekable();
+    for (t, pt) in p.trees.iter().enumerate() {
+        let stored = slow.next_if(|(i, _)| *i == t);
+        match stored {
+            Some((_, tree)) if tree.leaf_width() > 1 && tree.leaf_width() != num_outputs => {
+                return Err(bad(t, "leaf vectors do not match the outputs"));
+            }
+            None if !pt.fast => return Err(bad(t, "a tree is neither packed nor stored")),
+            _ => {}
+        }
+        if tree_output_invalid(p, t, num_outputs, stored.map(|(_, tr)| tr)) {
+            return Err(bad(t, "adds to an output the model does not have"));
+        }
+        if !pt.fast {
+            continue;
+        }
+        if !verify_pointer_tree(&p.nodes, pt, p.num_features) {
+            return Err(bad(t, "packed nodes are out of range or not a tree"));
+        }
+        if !verify_implicit_tree(&p.imp_nodes, p.imp_leaves.len(), pt, p.num_features) {
+            return Err(bad(t, "implicit layout is out of range"));
+        }
+        // The IR is rebuilt from the packed nodes on demand, one node each
+        // (`rebuild_tree` copes with any node numbers).
+        if stored.is_none() && pt.ir_len != pt.len {
+            return Err(bad(t, "node count is inconsistent"));
+        }
+    }
+    Ok(())
+}
+
+fn tree_output_invalid(
+    p: &PackedForest,
+    t: usize,
+    num_outputs: usize,
+    tree: Option<&Tree>,
+) -> bool {
+    let vector = tree.is_some_and(|tr| tr.leaf_width() > 1);
+    !vector
+        && p.tree_outputs
+            .get(t)
+            .is_none_or(|&o| o as usize >= num_outputs)
+}
+
+fn write_tree(w: &mut Writer, tree: &Tree) {
+    w.u32(tree.leaf_width() as u32);
+    w.u32(tree.nodes().len() as u32);
+    for n in tree.nodes() {
+        match *n {
+            Node::Split {
+                feature,
+                threshold,
+                default_left,
+                left,
+                right,
+                categories,
+            } => {
+                w.u8(0);
+                w.u32(feature);
+                w.f32(threshold);
+                w.u8(u8::from(default_left));
+                w.u32(left);
+                w.u32(right);
+                w.u32(categories.map_or(u32::MAX, |c| c));
+            }
+            Node::Leaf { value } => {
+                w.u8(1);
+                w.f32(value);
+            }
+            Node::VectorLeaf { index } => {
+                w.u8(2);
+                w.u32(index);
+            }
+        }
+    }
+    w.u32(tree.category_sets().len() as u32);
+    for set in tree.category_sets() {
+        w.u32s(set.codes());
+    }
+    w.f32s(tree.leaf_values());
+}
+
+fn read_tree(r: &mut Reader<'_>, num_features: usize) -> Result<Tree> {
+    let leaf_width = r.u32()? as usize;
+    let n = r.count(5)?;
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(match r.u8()? {
+            0 => Node::Split {
+                feature: r.u32()?,
+                threshold: r.f32()?,
+                default_left: r.u8()? != 0,
+                left: r.u32()?,
+                right: r.u32()?,
+                categories: Some(r.u32()?).filter(|&c| c != u32::MAX),
+            },
+            1 => Node::Leaf { value: r.f32()? },
+            2 => Node::VectorLeaf { index: r.u32()? },
+            v => return Err(r.bad(format!("node kind {v}"))),
+        });
+    }
+    let n = r.count(4)?;
+    let sets = (0..n)
+        .map(|_| CategorySet::new(r.u32s()?))
+        .collect::<Result<Vec<_>>>()?;
+    let leaf_values = r.f32s()?;
+    Tree::with_leaf_vectors(nodes, sets, leaf_width, leaf_values, num_features)
+}
+
+/// Little-endian encoder.
+#[derive(Default)]
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32(&mut self, v: f32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn u32s(&mut self, v: &[u32]) {
+        self.u32(v.len() as u32);
+        v.iter().for_each(|&x| self.u32(x));
+    }
+    fn f32s(&mut self, v: &[f32]) {
+        self.u32(v.len() as u32);
+        v.iter().for_each(|&x| self.f32(x));
+    }
+}
+
+/// Bounds-checked little-endian decoder; errors carry the file offset.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], base: usize) -> Reader<'a> {
+        Reader {
+            bytes,
+            pos: 0,
+            base,
+        }
+    }
+    fn bad(&self, msg: String) -> Error {
+        Error::format(format!("compiled model: {msg}")).with_offset((self.base + self.pos) as u64)
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        match self.bytes.get(self.pos..self.pos.saturating_add(n)) {
+            Some(s) if n <= self.bytes.len() => {
+                self.pos += n;
+                Ok(s)
+            }
+            _ => Err(self.bad(format!("{n} bytes needed, the section ends first"))),
+        }
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
+    }
+    fn f32(&mut self) -> Result<f32> {
+        Ok(f32::from_bits(self.u32()?))
+    }
+    /// A count of items of at least `min_size` bytes each, checked against
+    /// the bytes left (so no allocation is sized by an unchecked count).
+    fn count(&mut self, min_size: usize) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size.max(1)) > self.bytes.len() - self.pos {
+            return Err(self.bad(format!("count {n} is larger than the bytes that follow")));
+        }
+        Ok(n)
+    }
+    fn str(&mut self) -> Result<String> {
+        let n = self.count(1)?;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.bad("a name is not UTF-8".into()))
+    }
+    fn u32s(&mut self) -> Result<Vec<u32>> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.u32()).collect()
+    }
+    fn f32s(&mut self) -> Result<Vec<f32>> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+/// XXH64 (Yann Collet's xxHash, 64-bit) of `data`.
+pub fn xxh64(data: &[u8], seed: u64) -> u64 {
+    const P1: u64 = 0x9E37_79B1_85EB_CA87;
+    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+    const P3: u64 = 0x1656_67B1_9E37_79F9;
+    const P4: u64 = 0x85EB_CA77_C2B2_AE63;
+    const P5: u64 = 0x27D4_EB2F_1656_67C5;
+    let word = |b: &[u8]| u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let round = |acc: u64, w: u64| {
+        acc.wrapping_add(w.wrapping_mul(P2))
+            .rotate_left(31)
+            .wrapping_mul(P1)
+    };
+    let merge = |acc: u64, v: u64| (acc ^ round(0, v)).wrapping_mul(P1).wrapping_add(P4);
+    let mut rest = data;
+    let mut h = if data.len() >= 32 {
+        let mut v = [
+            seed.wrapping_add(P1).wrapping_add(P2),
+            seed.wrapping_add(P2),
+            seed,
+            seed.wrapping_sub(P1),
+        ];
+        let mut chunks = data.chunks_exact(32);
+        for c in &mut chunks {
+            v[0] = round(v[0], word(&c[0..]));
+            v[1] = round(v[1], word(&c[8..]));
+            v[2] = round(v[2], word(&c[16..]));
+            v[3] = round(v[3], word(&c[24..]));
+        }
+        rest = chunks.remainder();
+        let mut h = v[0]
+            .rotate_left(1)
+            .wrapping_add(v[1].rotate_left(7))
+            .wrapping_add(v[2].rotate_left(12))
+            .wrapping_add(v[3].rotate_left(18));
+        for x in v {
+            h = merge(h, x);
+        }
+        h
+    } else {
+        seed.wrapping_add(P5)
+    };
+    h = h.wrapping_add(data.len() as u64);
+    let mut words = rest.chunks_exact(8);
+    for w in &mut words {
+        h = (h ^ round(0, word(w)))
+            .rotate_left(27)
+            .wrapping_mul(P1)
+            .wrapping_add(P4);
+    }
+    let mut rest = words.remainder();
+    if rest.len() >= 4 {
+        let w = u32::from_le_bytes(rest[..4].try_into().unwrap_or([0; 4])) as u64;
+        h = (h ^ w.wrapping_mul(P1))
+            .rotate_left(23)
+            .wrapping_mul(P2)
+            .wrapping_add(P3);
+        rest = &rest[4..];
+    }
+    for &b in rest {
+        h = (h ^ (b as u64).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(P2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(P3);
+    h ^ (h >> 32)
+}
+
+impl Forest {
+    /// A forest from a compiled file: `parts` carries everything but the
+    /// trees (its booster is ignored), `packed` the verified packed trees.
+    pub(crate) fn from_compiled(
+        parts: crate::forest::ForestParts,
+        packed: PackedForest,
+        slow_trees: Vec<(usize, Tree)>,
+        weights: Option<Vec<f32>>,
+    ) -> Result<Forest> {
+        if weights
+            .as_ref()
+            .is_some_and(|w| w.len() != packed.trees.len())
+        {
+            return Err(Error::invalid_model(
+                "compiled DART weights do not match the trees",
+            ));
+        }
+        Forest::assemble(parts, packed, slow_trees, weights)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::AlignedBytes;
+    use crate::forest::{ForestParts, TreeEnsemble};
+    use crate::predict::tests::random_tree;
+    use crate::{FeatureMatrix, Kernel, PredictOptions};
+
+    fn forest(seed: u64, groups: usize, weighted: bool, deepest: usize) -> Forest {
+        let mut rng = seed;
+        let nf = 4;
+        let n = 24;
+        let mut trees: Vec<Tree> = (0..n)
+            .map(|t| random_tree(&mut rng, nf, [0, 3, 6, deepest][t % 4]))
+            .collect();
+        // A categorical tree: stored as IR, not packed.
+        trees[5] = Tree::new(
+            vec![
+                Node::Split {
+                    feature: 1,
+                    threshold: f32::NAN,
+                    default_left: true,
+                    left: 1,
+                    right: 2,
+                    categories: Some(0),
+                },
+                Node::Leaf { value: 0.25 },
+                Node::Leaf { value: -0.5 },
+            ],
+            vec![CategorySet::new(vec![1, 3]).unwrap()],
+            nf,
+        )
+        .unwrap();
+        let outputs = (0..n).map(|t| (t % groups) as u32).collect();
+        let weights = weighted.then(|| (0..n).map(|t| 1.0 - t as f32 / 64.0).collect());
+        let e = TreeEnsemble::new(
+            trees,
+            outputs,
+            weights,
+            TreeEnsemble::uniform_rounds(n, groups),
+        )
+        .unwrap();
+        Forest::new(ForestParts {
+            num_features: nf,
+            num_outputs: groups,
+            base_margin: vec![0.5; groups],
+            objective: Objective::from_xgboost_name(if groups > 1 {
+                "multi:softprob"
+            } else {
+                "binary:logistic"
+            })
+            .unwrap(),
+            booster: Booster::Trees(e),
+            semantics: Semantics::default(),
+            feature_names: (0..nf).map(|i| format!("f{i}")).collect(),
+            feature_types: vec![],
+        })
+        .unwrap()
+    }
+
+    fn open(bytes: &[u8]) -> Result<(Forest, std::ops::Range<usize>)> {
+        read(Arc::new(AlignedBytes::copy_from(bytes)))
+    }
+
+    #[test]
+    fn a_compiled_forest_predicts_and_rebuilds_exactly() {
+        for (groups, weighted) in [(1, false), (3, false), (1, true)] {
+            let f = forest(42 + groups as u64, groups, weighted, 14);
+            let bytes = write(&f, b"extra!");
+            let (g, extra) = open(&bytes).unwrap();
+            assert_eq!(&bytes[extra], b"extra!");
+            let x: Vec<f32> = (0..4 * 300)
+                .map(|i| {
+                    if i % 13 == 0 {
+                        f32::NAN
+                    } else {
+                        (i % 9) as f32 * 0.25
+                    }
+                })
+                .collect();
+            let m = FeatureMatrix::row_major(&x, 300, 4).unwrap();
+            for kernel in Kernel::available() {
+                for leaf in [false, true] {
+                    let o = PredictOptions {
+                        kernel,
+                        pred_leaf: leaf,
+                        ..Default::default()
+                    };
+                    assert_eq!(f.predict(&m, &o).unwrap(), g.predict(&m, &o).unwrap());
+                }
+            }
+            // The IR rebuilt from the packed layout is the original one.
+            // (Debug, because the categorical split's NaN threshold is != itself.)
+            assert_eq!(format!("{:?}", f.booster()), format!("{:?}", g.booster()));
+            assert_eq!(f.feature_names(), g.feature_names());
+        }
+    }
+
+    #[test]
+    fn every_corruption_is_rejected_and_nothing_panics() {
+        let f = forest(7, 2, false, 4);
+        let bytes = write(&f, b"");
+        // Any one changed byte: the header checks or the checksum catch it.
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            assert!(open(&b).is_err(), "byte {i} flipped was accepted");
+        }
+        for n in 0..bytes.len() {
+            assert!(open(&bytes[..n]).is_err(), "truncated to {n} accepted");
+        }
+        // A hostile file carries a valid checksum: loading must still check
+        // every count and index (an error or a consistent model, no panic).
+        let mut rng = 99u64;
+        for _ in 0..20000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let mut b = bytes.clone();
+            let i = 32 + (rng as usize % (b.len() - 32));
+            b[i] = (rng >> 32) as u8;
+            let sum = xxh64(&b[32..], 0);
+            b[24..32].copy_from_slice(&sum.to_le_bytes());
+            if let Ok((g, _)) = open(&b) {
+                let x: Vec<f32> = (0..36).map(|i| (i % 5) as f32 * 0.5).collect();
+                for rows in [2, 9] {
+                    let m = FeatureMatrix::row_major(&x[..rows * 4], rows, 4).unwrap();
+                    for kernel in Kernel::available() {
+                        for pred_leaf in [false, true] {
+                            let o = PredictOptions {
+                                kernel,
+                                pred_leaf,
+                                ..Default::default()
+                            };
+                            let _ = g.predict(&m, &o);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn xxh64_matches_the_reference_vectors() {
+        assert_eq!(xxh64(b"", 0), 0xEF46_DB37_51D8_E999);
+        assert_eq!(xxh64(b"a", 0), 0xD24E_C4F1_A98C_6E5B);
+        assert_eq!(xxh64(b"abc", 0), 0x44BC_2CF5_AD77_0999);
+        assert_eq!(
+            xxh64(b"Nobody inspects the spammish repetition", 0),
+            0xFBCE_A83C_8A37_8BF1
+        );
+    }
+}
