@@ -47,6 +47,9 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
+step "cargo test: parity and kernels again with QUERCUS_FORCE_SCALAR=1 (Auto = the scalar fallback)"
+QUERCUS_FORCE_SCALAR=1 cargo test --locked -p quercus-tests --test parity_xgboost
+QUERCUS_FORCE_SCALAR=1 cargo test --locked -p quercus-core
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

@@ -12,6 +12,8 @@ import numpy as np
 from . import _convert
 from . import _native
 
+_F32 = np.dtype(np.float32)
+
 PathLike = Union[str, "os.PathLike[str]"]
 
 
@@ -24,11 +26,14 @@ class Model:
     predicting) keeps working in the child.
     """
 
-    __slots__ = ("_native", "_path")
+    __slots__ = ("_native", "_path", "_numeric")
 
     def __init__(self, native: "_native.Model", path: Optional[str] = None) -> None:
         self._native = native
         self._path = path
+        # Not a BigQuery ML export: a float32 numpy array can go straight
+        # to the native predictor (the one-row latency path).
+        self._numeric = not native.is_bqml
 
     def predict(
         self,
@@ -105,6 +110,18 @@ class Model:
             An iteration range outside the model, or leaf indices of a linear
             model.
         """
+        if (
+            type(X) is np.ndarray
+            and X.dtype == _F32
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.flags.c_contiguous
+            and X.flags.aligned
+            and self._numeric
+            and iteration_range is None
+            and n_threads is None
+        ):
+            return self._native.predict_small(X, bool(output_margin), bool(pred_leaf))
         opts = dict(
             output_margin=bool(output_margin),
             pred_leaf=bool(pred_leaf),

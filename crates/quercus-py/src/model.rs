@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use numpy::{PyArrayDyn, PyReadonlyArray1};
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -20,6 +20,10 @@ pub struct PyModel {
     inner: quercus::Model,
     missing: f32,
 }
+
+/// Inputs with at most this many values are predicted without releasing
+/// the GIL.
+const SMALL_VALUES: usize = 4096;
 
 /// Prediction options as the Python layer passes them.
 fn options(
@@ -92,6 +96,44 @@ impl PyModel {
             .detach(|| quercus::Model::from_bytes(bytes, &opts))
             .or_raise(py)?;
         Ok(PyModel { inner, missing })
+    }
+
+    /// The latency path for small inputs: a 2-D float32 array, default
+    /// threads and rounds, predicted straight into the output array (one
+    /// allocation). Inputs under [`SMALL_VALUES`] values keep the GIL (releasing
+    /// and taking it back costs more than predicting them).
+    #[pyo3(signature = (x, output_margin, pred_leaf))]
+    fn predict_small<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        output_margin: bool,
+        pred_leaf: bool,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
+        let opts = options(self.missing, output_margin, pred_leaf, None, None);
+        let model = &self.inner;
+        convert::with_matrix(py, x, |m| {
+            let width = model.output_width(&opts).or_raise(py)?;
+            let rows = m.rows();
+            let shape = if width == 1 {
+                vec![rows]
+            } else {
+                vec![rows, width]
+            };
+            let out = PyArrayDyn::<f32>::zeros(py, shape, false);
+            // SAFETY: `out` was created just above, is C-contiguous and not
+            // yet visible to any Python code, so nothing else reads or writes
+            // it while this slice lives.
+            let slice = unsafe { out.as_slice_mut() }
+                .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+            if rows * m.cols() <= SMALL_VALUES {
+                model.predict_into(&m, &opts, slice).or_raise(py)?;
+            } else {
+                py.detach(|| model.predict_into(&m, &opts, slice))
+                    .or_raise(py)?;
+            }
+            Ok(out)
+        })
     }
 
     /// Predicts a 2-D float32 array (any non-negative strides), zero-copy.
