@@ -42,6 +42,14 @@
 use std::path::Path;
 
 pub mod io;
+pub mod metadata;
+pub mod registry;
+mod sha256;
+
+pub use metadata::{MetadataOptions, Schemata, UploadRequestOptions};
+/// Vertex AI Model Registry and prediction wire types (`quercus-vertex`).
+pub use quercus_vertex as vertex;
+pub use registry::Registry;
 
 pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
@@ -64,6 +72,7 @@ pub mod bqml {
 #[derive(Clone, Debug)]
 pub struct Model {
     kind: Kind,
+    origin: metadata::Origin,
 }
 
 /// What was loaded.
@@ -77,7 +86,9 @@ enum Kind {
 
 impl Model {
     /// Loads a model: an XGBoost model file (the format is detected from its
-    /// bytes) or a BigQuery ML export directory (`model.bst` + `assets/`).
+    /// bytes) or a BigQuery ML export directory (`model.bst` + `assets/`), or
+    /// a version of the default registry, `registry://ID[@VERSION|@ALIAS]`
+    /// (see [`registry`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         Model::load_with(path, &LoadOptions::default())
     }
@@ -86,14 +97,23 @@ impl Model {
     /// [`LoadOptions::legacy_summation`]).
     pub fn load_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Model> {
         let path = path.as_ref();
+        if let Some(r) = path
+            .to_str()
+            .filter(|p| p.starts_with(registry::URI_PREFIX))
+        {
+            return Model::load_from_registry_with(r, opts);
+        }
+        let origin = metadata::Origin::Path(path.to_path_buf());
         if path.is_dir() {
             return Ok(Model {
                 kind: Kind::Bqml(Box::new(BqmlModel::open(path, opts)?)),
+                origin,
             });
         }
         let m = quercus_xgboost::load_path(path, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
+            origin,
         })
     }
 
@@ -102,6 +122,7 @@ impl Model {
         let m = quercus_xgboost::load_bytes(bytes, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
+            origin: metadata::Origin::Bytes,
         })
     }
 
