@@ -478,7 +478,7 @@ fn bqml_column_schema(f: &quercus_bqml::FeatureInfo) -> Value {
                 "type": "array",
                 "minItems": 2,
                 "maxItems": 2,
-                "items": {"type": "number"},
+                "items": {"type": "number", "minimum": -F32_MAX, "maximum": F32_MAX},
             },
             "description": format!(
                 "ARRAY<STRUCT<INT64, FLOAT64>>: [index, value] pairs, index 0 to {}",
