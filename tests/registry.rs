@@ -379,6 +379,12 @@ fn bad_names_are_option_errors_and_nothing_is_written() {
         .unwrap_err();
     assert!(e.to_string().contains("input.csv"), "{e}");
     assert!(reg.list().unwrap().is_empty());
+    // A directory that is not an export: refused before anything is copied.
+    let e = reg
+        .upload(repo().join("models"), &UploadOptions::new("churn"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::UnknownFormat(_)), "{e}");
+    assert!(reg.list().unwrap().is_empty());
     assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     std::fs::remove_dir_all(&root).ok();
 }

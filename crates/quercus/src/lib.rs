@@ -25,6 +25,11 @@
 //! # Ok::<(), quercus::Error>(())
 //! ```
 //!
+//! [`Model::metadata`] describes a model as a Vertex AI Model Registry
+//! resource with generated OpenAPI predict schemata ([`metadata`]), and
+//! [`registry`] keeps versions of models on disk with the Model Registry's
+//! version and alias rules (`Model::load("registry://churn@champion")`).
+//!
 //! ## Example
 //!
 //! ```no_run

@@ -3,6 +3,37 @@
 //! itself ([`Model::predict_schemata`]) and the body of a `models:upload` call
 //! ([`Model::upload_request`], [`Model::write_upload_request`]).
 //!
+//! ```
+//! use quercus::vertex::ModelSourceType;
+//! use quercus::{MetadataOptions, Model, UploadRequestOptions};
+//! use serde_json::json;
+//!
+//! let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/bqml/boosted_tree_classifier_model");
+//! let model = Model::load(dir)?;
+//! let md = model.metadata();
+//! assert_eq!(md.display_name.as_deref(), Some("boosted_tree_classifier_model"));
+//! assert_eq!(md.model_source_info.unwrap().source_type, Some(ModelSourceType::Bqml));
+//!
+//! let schemata = model.predict_schemata();
+//! assert_eq!(schemata.instance["required"], json!(["f1", "f2", "f3"]));
+//! assert_eq!(schemata.instance["properties"]["f2"]["type"], "array");
+//! assert_eq!(schemata.prediction["required"][2], "label_probs");
+//! let files = schemata.yaml_files(); // instance.yaml, prediction.yaml
+//! assert!(files[0].1.starts_with("type: object\n"));
+//!
+//! // The body of `POST .../models:upload`, ready for REST or gcloud.
+//! let mut opts = UploadRequestOptions::default();
+//! opts.model_id = Some("churn-bt".into());
+//! opts.metadata = MetadataOptions {
+//!     artifact_uri: Some("gs://bucket/churn/".into()),
+//!     ..MetadataOptions::default()
+//! };
+//! let body = serde_json::to_value(model.upload_request(&opts)?).unwrap();
+//! assert_eq!(body["model"]["predictSchemata"]["instanceSchemaUri"], "gs://bucket/churn/instance.yaml");
+//! assert!(body["model"].get("modelSourceInfo").is_none()); // output only
+//! # Ok::<(), quercus::Error>(())
+//! ```
+//!
 //! ## The schemata
 //!
 //! Each is an OpenAPI 3.0 Schema Object describing **one** element of

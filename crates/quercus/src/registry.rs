@@ -63,7 +63,7 @@
 //! directory into place and rewrites `model.json` (write to a temporary file,
 //! fsync, rename). A crash leaves at most an unreferenced directory, never a
 //! half-written visible version. Every load re-hashes the artifact and
-//! refuses it ([`ErrorKind::Integrity`](crate::ErrorKind::Integrity), naming
+//! refuses it ([`ErrorKind::Integrity`], naming
 //! the file) if a file changed, disappeared or appeared.
 //!
 //! A file artifact's `sha256` is the SHA-256 of its bytes (what `sha256sum`
@@ -680,6 +680,18 @@ impl Registry {
         };
         meta_opts.validate()?;
         let src_meta = fs::metadata(src).map_err(io_at(src))?;
+        if src_meta.is_dir()
+            && !src.join("model.bst").is_file()
+            && !src.join("assets").join("model_metadata.json").is_file()
+        {
+            // Checked before copying anything: the directory could be large.
+            return Err(Error::new(ErrorKind::UnknownFormat(
+                "a directory, but not a BigQuery ML export: it has neither model.bst nor \
+                 assets/model_metadata.json"
+                    .into(),
+            ))
+            .with_path(src));
+        }
 
         let stage = self.root.join("tmp").join(unique("upload"));
         let result = self.upload_staged(src, src_meta.is_dir(), &stage, opts, meta_opts);
