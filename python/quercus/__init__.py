@@ -10,21 +10,27 @@ XGBoost version 0.82 through 3.2. :meth:`Model.predict` takes numpy arrays,
 pandas DataFrames, Arrow tables and scipy.sparse matrices, and returns what
 ``xgboost.Booster.predict`` returns. :mod:`quercus.parity` checks that claim
 against XGBoost, a Vertex AI response or a BigQuery ``ML.PREDICT`` export.
+:attr:`Model.metadata` describes a model as a Vertex AI Model Registry
+resource, and :mod:`quercus.registry` keeps versions of models on your disk
+with the Model Registry's rules (``quercus.load("registry://churn@champion")``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import registry
 from ._model import Model, load, loads
 from ._native import __version__
 from .errors import (
     InputError,
     InputTypeError,
+    IntegrityError,
     ModelFormatError,
     ModelReadError,
     OptionError,
     QuercusError,
+    RegistryError,
     UnsupportedModelError,
 )
 
@@ -39,6 +45,9 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "OptionError",
+    "RegistryError",
+    "IntegrityError",
+    "registry",
     "__version__",
 ]
 

@@ -21,8 +21,9 @@ class Model:
     """A loaded tree model, ready to predict.
 
     Create one with :func:`quercus.load`. A model is immutable: share one
-    instance between threads freely; every prediction releases the GIL, so
-    threads predict in parallel. A process that forks after loading (or
+    instance between threads freely; predictions of more than a few thousand
+    values release the GIL, so threads predict in parallel (tiny ones keep
+    it: releasing it would cost more than the prediction). A process that forks after loading (or
     predicting) keeps working in the child.
     """
 
@@ -173,6 +174,45 @@ class Model:
         return json.loads(out)
 
     @property
+    def metadata(self) -> Dict[str, Any]:
+        """This model as a Vertex AI Model Registry ``Model`` resource (a dict
+        in the REST API's camelCase JSON shape).
+
+        It holds the display name (the file or directory name), labels
+        (``runtime``, ``framework``, ``format``, ``objective``...), the serving
+        container (Google's prebuilt image for this kind of model), the
+        ``predictSchemata`` file names (see :meth:`predict_schemata`), the
+        ``modelSourceInfo`` (``BQML`` for a BigQuery ML export, ``CUSTOM``
+        otherwise) and, under ``metadata``, what the model says about itself:
+        format, XGBoost version, objective, features, trees, classes.
+
+        For a model loaded from a registry (``registry://...``) it is the
+        registry's resource for that version (``versionId``,
+        ``versionAliases``, times...). A new dict on every access.
+        """
+        return json.loads(self._native.metadata_json())
+
+    def predict_schemata(self, *, yaml: bool = False) -> Dict[str, Any]:
+        """The OpenAPI 3.0 schemata of one instance and one prediction,
+        generated from the model.
+
+        Returns ``{"instance": {...}, "prediction": {...}}`` (Schema Objects
+        as dicts), or with ``yaml=True`` the files Vertex AI's
+        ``predictSchemata`` point to: ``{"instance.yaml": text,
+        "prediction.yaml": text}``.
+
+        For a BigQuery ML export the instance is an object with one property
+        per input column, typed from its encoding (number, string, array of
+        strings, array of ``[index, value]`` pairs, array of numbers) and
+        required in feature order; the prediction is what
+        :meth:`predict_instances` returns. For an XGBoost model the instance
+        is an array of ``num_features`` numbers (``null`` or ``"NaN"`` for
+        missing), or also an object keyed by feature name when the model has
+        names; the prediction is one row of :meth:`predict`'s output.
+        """
+        return json.loads(self._native.predict_schemata_json(yaml=bool(yaml)))
+
+    @property
     def is_bqml(self) -> bool:
         """True for a BigQuery ML export directory (``model.bst`` + ``assets/``)."""
         return self._native.is_bqml
@@ -289,17 +329,21 @@ def _dumps(records: Any) -> str:
 
 
 def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = False) -> Model:
-    """Loads a model file, or a BigQuery ML export directory.
+    """Loads a model file, a BigQuery ML export directory, or a registry version.
 
     The format is detected from the bytes, not the name: XGBoost JSON
     (1.0+), UBJSON (1.6+) or the legacy binary (``.bst``/``.model``, 0.82
     through 3.0). A directory is read as a BigQuery ML ``EXPORT MODEL``
     output (``model.bst`` plus ``assets/``); see :meth:`Model.predict_instances`.
+    ``"registry://ID"``, ``"registry://ID@VERSION"`` or
+    ``"registry://ID@ALIAS"`` loads a version from the default registry
+    (``$QUERCUS_REGISTRY``, else ``~/.quercus/registry``) after checking its
+    content hashes; see :mod:`quercus.registry`.
 
     Parameters
     ----------
     path
-        The model file or export directory.
+        The model file or export directory, or a ``registry://`` reference.
     missing
         A value treated as missing in addition to NaN, like the ``missing``
         argument of ``xgboost.DMatrix``.
@@ -317,6 +361,9 @@ def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = 
         Not a valid model in any supported format.
     UnsupportedModelError
         A valid model that Quercus cannot reproduce exactly.
+    RegistryError, IntegrityError
+        (``registry://``) No such model, version or alias; an artifact that
+        does not match the hash recorded at upload.
     """
     p = os.fspath(path)
     native = _native.Model.load(p, missing=_convert.missing_value(missing), legacy_summation=bool(legacy_summation))

@@ -3,12 +3,44 @@
 The public API is :mod:`quercus`; this module is its thin native layer.
 """
 
-from typing import Dict, List, Optional, Tuple
+import os
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+
+_Path = Union[str, os.PathLike[str]]
+
+def registry_default_root() -> str: ...
+def registry_upload(
+    root: Optional[_Path],
+    path: _Path,
+    model_id: str,
+    *,
+    display_name: Optional[str] = None,
+    description: Optional[str] = None,
+    version_description: Optional[str] = None,
+    labels: Optional[Dict[str, str]] = None,
+    aliases: Optional[List[str]] = None,
+    legacy_summation: bool = False,
+) -> str:
+    """Uploads a model; returns the new version's Model resource (JSON)."""
+def registry_list(root: Optional[_Path], model_id: Optional[str] = None) -> str:
+    """Every model's default version, or one model's versions (JSON list)."""
+def registry_describe(root: Optional[_Path], reference: str) -> str:
+    """A version's Model resource (JSON)."""
+def registry_delete(root: Optional[_Path], reference: str, *, force: bool = False) -> None: ...
+def registry_merge_aliases(root: Optional[_Path], reference: str, changes: List[str]) -> str:
+    """Adds/removes (``-alias``) aliases; returns the version's resource (JSON)."""
+def registry_verify(root: Optional[_Path], reference: str) -> None: ...
+def registry_load(
+    root: Optional[_Path], reference: str, *, missing: float = ..., legacy_summation: bool = False
+) -> Model:
+    """Loads a registry version after checking its hashes."""
+def yaml_dump(json: str) -> str:
+    """A JSON document as YAML, written like the schema files."""
 
 class Model:
     """A loaded model (immutable; safe to share between threads)."""
@@ -55,6 +87,10 @@ class Model:
         predicts the encoded rows."""
     def predict_instances(self, instances_json: str, *, format: str = "vertex", n_threads: Optional[int] = None) -> str:
         """Predicts raw BigQuery ML instances; returns a JSON array."""
+    def metadata_json(self) -> str:
+        """The model's Vertex AI Model resource (JSON)."""
+    def predict_schemata_json(self, *, yaml: bool = False) -> str:
+        """The predict schemata (JSON), or their YAML files keyed by name."""
     @property
     def is_bqml(self) -> bool: ...
     @property

@@ -10,7 +10,9 @@ exception Python code already expects for that situation, so
     ├── UnsupportedModelError(QuercusError, ValueError) valid, but Quercus cannot reproduce it
     ├── InputError(QuercusError, ValueError)           X has the wrong shape, columns or values
     │   └── InputTypeError(InputError, TypeError)      X has a type or dtype that is not numeric
-    └── OptionError(QuercusError, ValueError)          a predict option does not fit the model
+    ├── OptionError(QuercusError, ValueError)          a predict option does not fit the model
+    ├── RegistryError(QuercusError, ValueError)        a registry operation cannot be done
+    └── IntegrityError(QuercusError, ValueError)       a registry artifact does not match its hash
 
 The message is one line naming what is wrong and where. Errors raised by the
 Rust core also carry the location as attributes: ``kind`` (a stable string
@@ -30,6 +32,8 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "OptionError",
+    "RegistryError",
+    "IntegrityError",
 ]
 
 
@@ -75,3 +79,15 @@ class InputTypeError(InputError, TypeError):
 class OptionError(QuercusError, ValueError):
     """A prediction option does not fit the model (an iteration range past the
     last round, leaf indices of a linear model, ...)."""
+
+
+class RegistryError(QuercusError, ValueError):
+    """A model registry operation cannot be done: no such model, version or
+    alias; removing the ``default`` alias; deleting a version that still
+    carries aliases (without ``force``); a registry whose files are corrupt.
+    (A malformed model id, alias or label is an :class:`OptionError`.)"""
+
+
+class IntegrityError(QuercusError, ValueError):
+    """A registry artifact does not match the SHA-256 recorded when it was
+    uploaded: a file was modified, removed or added. ``path`` names the file."""

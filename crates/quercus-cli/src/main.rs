@@ -1,6 +1,8 @@
 //! The `quercus` command.
 
 mod bench;
+mod registry;
+mod vertex;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,10 +17,21 @@ const USAGE: &str = "\
 quercus: exact, fast, in-process predictions for XGBoost and BigQuery ML tree models
 
 USAGE:
-    quercus inspect MODEL [--json] [--legacy-summation]
+    quercus inspect MODEL [--json | --vertex] [--legacy-summation]
     quercus predict MODEL --input IN --output OUT [OPTIONS]
     quercus compile MODEL --output OUT.qpack [--legacy-summation]
     quercus bench MODEL [--input X] [--batch N] [--threads N] [--runs R] [--json]
+    quercus vertex upload-request MODEL -o DIR [--display-name N] [--model-id ID |
+                   --parent-model NAME] [--artifact-uri gs://...] [--image-uri URI]
+                   [--schemata-uri DIR] [--labels k=v,...] [--aliases a,b]
+                   [--description D] [--version-description D]
+    quercus registry upload MODEL --model-id ID [--display-name N] [--labels k=v,...]
+                   [--aliases a,b] [--description D] [--version-description D]
+    quercus registry list [ID] [--json]
+    quercus registry describe ID[@VERSION|@ALIAS]
+    quercus registry delete ID@VERSION [--force]
+    quercus registry merge-aliases ID@VERSION ALIAS... -ALIAS...
+    quercus registry verify ID[@VERSION|@ALIAS]
 
 MODEL is an XGBoost model file in any format (JSON, UBJSON, legacy binary);
 the format is detected from the bytes, or a compiled .qpack (`compile`:
@@ -28,6 +41,26 @@ MODEL directory (model.bst + assets/): `predict` then reads raw instances,
 .jsonl (one JSON object keyed by column name per line) or .json (a Vertex AI
 request {\"instances\": [...]}), and writes what Google's exported predictor
 returns, .jsonl (one prediction per line) or .json ({\"predictions\": [...]}).
+
+MODEL can also be a version in the local registry: registry://ID,
+registry://ID@VERSION or registry://ID@ALIAS (its content hash is checked).
+
+VERTEX AI:
+    inspect --vertex         print the model as a Vertex AI Model resource (JSON)
+    vertex upload-request    write DIR/upload-request.json, the body of a
+                             models:upload call, and the OpenAPI schemata
+                             DIR/instance.yaml and DIR/prediction.yaml
+
+REGISTRY (root: --registry DIR, else $QUERCUS_REGISTRY, else ~/.quercus/registry):
+    upload                   copy the model in as the next version of ID (the
+                             first version gets the alias `default`)
+    list                     every model (its default version), or ID's versions
+    describe                 that version's Model resource (Vertex REST JSON)
+    delete                   delete a version (`default` moves to the newest
+                             remaining one; --force to delete one with aliases)
+    merge-aliases            add ALIAS, remove -ALIAS (an alias moves from the
+                             version that has it; `default` cannot be removed)
+    verify                   re-hash the version's files
 
 PREDICT OPTIONS:
     --input IN               .npy (2-D float32/float64), .csv (header row of
@@ -113,6 +146,8 @@ fn run(args: Vec<String>) -> Result<()> {
         "predict" => predict(Args::parse(&args[1..])?),
         "compile" => bench::compile(Args::parse(&args[1..])?),
         "bench" => bench::bench(Args::parse(&args[1..])?),
+        "vertex" => vertex::run(&args[1..]),
+        "registry" => registry::run(&args[1..]),
         // Not in the usage text: measures JSON instances -> JSON predictions
         // throughput in-process, for BENCHMARKS.md.
         "bench-instances" => bench_instances(Args::parse(&args[1..])?),
@@ -127,6 +162,7 @@ pub(crate) struct Args {
     pub(crate) input: Option<PathBuf>,
     pub(crate) output: Option<PathBuf>,
     pub(crate) json: bool,
+    pub(crate) vertex: bool,
     pub(crate) margin: bool,
     pub(crate) leaf: bool,
     pub(crate) legacy_summation: bool,
@@ -160,6 +196,7 @@ impl Args {
                 "--input" | "-i" => a.input = Some(value(flag)?.into()),
                 "--output" | "-o" => a.output = Some(value(flag)?.into()),
                 "--json" => a.json = true,
+                "--vertex" => a.vertex = true,
                 "--margin" => a.margin = true,
                 "--leaf" => a.leaf = true,
                 "--legacy-summation" => a.legacy_summation = true,
@@ -227,6 +264,9 @@ impl Args {
 
 fn inspect(args: Args) -> Result<()> {
     let model = args.load()?;
+    if args.vertex {
+        return vertex::inspect(&model);
+    }
     if let Some(bq) = model.bqml() {
         return inspect_bqml(&args, &model, bq);
     }

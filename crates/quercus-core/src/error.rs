@@ -100,6 +100,17 @@ pub enum ErrorKind {
     /// the last round, leaf indices of a linear model, ...).
     #[error("invalid option: {0}")]
     Option(String),
+    /// A model registry operation cannot be done: an unknown model, version or
+    /// alias, a refused change (removing the `default` alias, deleting a
+    /// version that still carries aliases), or a registry whose state files
+    /// are unreadable.
+    #[error("registry: {0}")]
+    Registry(String),
+    /// A stored artifact does not match the content hash recorded when it was
+    /// stored: it was modified, truncated, or a file was added or removed. The
+    /// message names the file.
+    #[error("integrity check failed: {0}")]
+    Integrity(String),
 }
 
 /// The error type of every Quercus crate: a kind plus where it happened.
@@ -149,6 +160,16 @@ impl Error {
     /// Shorthand for [`ErrorKind::Option`].
     pub fn option(msg: impl Into<String>) -> Error {
         Error::new(ErrorKind::Option(msg.into()))
+    }
+
+    /// Shorthand for [`ErrorKind::Registry`].
+    pub fn registry(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Registry(msg.into()))
+    }
+
+    /// Shorthand for [`ErrorKind::Integrity`].
+    pub fn integrity(msg: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Integrity(msg.into()))
     }
 
     /// Shorthand for [`ErrorKind::Io`].

@@ -12,6 +12,8 @@
 //! | `Unsupported` | `quercus.UnsupportedModelError` (also `ValueError`) |
 //! | `FeatureCount`, `Input` | `quercus.InputError` (also `ValueError`) |
 //! | `Option` | `quercus.OptionError` (also `ValueError`) |
+//! | `Registry` | `quercus.RegistryError` (also `ValueError`) |
+//! | `Integrity` | `quercus.IntegrityError` (also `ValueError`) |
 //! | anything newer | `quercus.QuercusError` |
 //!
 //! The exception's message is the error's one-line `Display`; its attributes
@@ -51,23 +53,28 @@ pub fn class_and_kind(kind: &ErrorKind) -> (&'static str, &'static str) {
         ErrorKind::FeatureCount { .. } => ("InputError", "feature_count"),
         ErrorKind::Input(_) => ("InputError", "input"),
         ErrorKind::Option(_) => ("OptionError", "option"),
+        ErrorKind::Registry(_) => ("RegistryError", "registry"),
+        ErrorKind::Integrity(_) => ("IntegrityError", "integrity"),
         _ => ("QuercusError", "other"),
     }
 }
 
 /// The classes of `quercus.errors` that errors map to.
-const CLASSES: [&str; 6] = [
+const CLASSES: [&str; 8] = [
     "QuercusError",
     "ModelReadError",
     "ModelFormatError",
     "UnsupportedModelError",
     "InputError",
     "OptionError",
+    "RegistryError",
+    "IntegrityError",
 ];
 
 /// Looks up an exception class of `quercus.errors`, once per class.
 fn exception_class<'py>(py: Python<'py>, name: &str) -> PyResult<&'py Bound<'py, PyType>> {
-    static CELLS: [PyOnceLock<Py<PyType>>; 6] = [const { PyOnceLock::new() }; 6];
+    static CELLS: [PyOnceLock<Py<PyType>>; CLASSES.len()] =
+        [const { PyOnceLock::new() }; CLASSES.len()];
     let i = CLASSES.iter().position(|c| *c == name).unwrap_or(0);
     CELLS[i].import(py, ERRORS_MODULE, CLASSES[i])
 }
@@ -131,6 +138,8 @@ mod tests {
             (quercus::Error::unsupported("x"), "UnsupportedModelError"),
             (quercus::Error::input("x"), "InputError"),
             (quercus::Error::option("x"), "OptionError"),
+            (quercus::Error::registry("x"), "RegistryError"),
+            (quercus::Error::integrity("x"), "IntegrityError"),
             (
                 quercus::Error::io(std::io::Error::from(std::io::ErrorKind::NotFound)),
                 "ModelReadError",

@@ -9,6 +9,9 @@
 //!   bounded row blocks, and predictions move into numpy without a copy;
 //! * **GIL release**: every load and prediction runs inside `py.detach`, so
 //!   other Python threads run meanwhile and one model serves many threads;
+//! * **registry and metadata**: `quercus.registry` and `Model.metadata` call
+//!   [`quercus::registry::Registry`] and [`quercus::Model::metadata`] and get
+//!   JSON text back;
 //! * **error mapping**, in one place ([`errors`]): each
 //!   [`quercus::ErrorKind`] becomes one class of `quercus.errors`.
 //!
@@ -21,6 +24,7 @@ use pyo3::prelude::*;
 pub mod convert;
 pub mod errors;
 mod model;
+mod registry;
 
 pub use model::PyModel;
 
@@ -28,6 +32,15 @@ pub use model::PyModel;
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(registry::registry_default_root, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_upload, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_list, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_describe, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_delete, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_merge_aliases, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::registry_load, m)?)?;
+    m.add_function(wrap_pyfunction!(registry::yaml_dump, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -25,6 +25,13 @@ pub struct PyModel {
 /// the GIL.
 const SMALL_VALUES: usize = 4096;
 
+impl PyModel {
+    /// Wraps a loaded model.
+    pub(crate) fn new(inner: quercus::Model, missing: f32) -> PyModel {
+        PyModel { inner, missing }
+    }
+}
+
 /// Prediction options as the Python layer passes them.
 fn options(
     missing: f32,
@@ -265,6 +272,41 @@ impl PyModel {
                 .map_err(|e| quercus::Error::input(format!("cannot write predictions: {e}")))
         })
         .or_raise(py)
+    }
+
+    /// The model's Vertex AI `Model` resource, as JSON (see
+    /// `quercus::Model::metadata`).
+    fn metadata_json(&self, py: Python<'_>) -> PyResult<String> {
+        serde_json::to_string(&self.inner.metadata())
+            .map_err(|e| quercus::Error::option(format!("cannot write JSON: {e}")))
+            .or_raise(py)
+    }
+
+    /// The generated predict schemata: `{"instance": ..., "prediction": ...}`
+    /// as JSON, or with `yaml=True` the YAML text of each file keyed by file
+    /// name.
+    #[pyo3(signature = (*, yaml = false))]
+    fn predict_schemata_json(&self, py: Python<'_>, yaml: bool) -> PyResult<String> {
+        let s = self.inner.predict_schemata();
+        let v = if yaml {
+            let files: serde_json::Map<String, serde_json::Value> = s
+                .yaml_files()
+                .into_iter()
+                .map(|(name, text)| (name.to_string(), serde_json::Value::String(text)))
+                .collect();
+            serde_json::Value::Object(files)
+        } else {
+            let mut m = serde_json::Map::new();
+            m.insert("instance".into(), s.instance);
+            if let Some(p) = s.parameters {
+                m.insert("parameters".into(), p);
+            }
+            m.insert("prediction".into(), s.prediction);
+            serde_json::Value::Object(m)
+        };
+        serde_json::to_string(&v)
+            .map_err(|e| quercus::Error::option(format!("cannot write JSON: {e}")))
+            .or_raise(py)
     }
 
     /// True when this is a BigQuery ML export directory.

@@ -6,7 +6,8 @@
 //! * `.csv`: a header row of feature names, then one row per instance; an empty
 //!   field is a missing value.
 //! * `.jsonl`: one JSON array of numbers per line, or one object keyed by feature
-//!   name (an absent key or `null` is a missing value).
+//!   name (an absent key, `null` or the string `"NaN"` — how Google's prebuilt
+//!   XGBoost container spells a missing value — is a missing value).
 //!
 //! BigQuery ML exports take raw instances instead ([`read_instances`]) and give
 //! JSON predictions ([`write_predictions`]).
@@ -512,6 +513,7 @@ pub fn read_jsonl(text: &str, columns: Columns<'_>) -> Result<Table> {
 fn json_number(v: &serde_json::Value, line: usize) -> Result<f32> {
     match v {
         serde_json::Value::Null => Ok(f32::NAN),
+        serde_json::Value::String(s) if s == "NaN" => Ok(f32::NAN),
         // Via f64, as Python's `json` + `numpy.float32` would read it.
         serde_json::Value::Number(n) => n
             .as_f64()
@@ -626,6 +628,10 @@ mod tests {
         let e = read_jsonl("[1,2]\n[1]\n", cols(&[], 2)).unwrap_err();
         assert_eq!(e.location().row, Some(1));
         assert!(read_jsonl("[1,\"a\"]\n", cols(&[], 2)).is_err());
+        assert!(read_jsonl("[1,\"nan\"]\n", cols(&[], 2)).is_err());
+        let t = read_jsonl("[\"NaN\", 3]\n{\"f0\": \"NaN\"}\n", cols(&[], 2)).unwrap();
+        assert!(t.data[0].is_nan() && t.data[2].is_nan() && t.data[3].is_nan());
+        assert_eq!(t.data[1], 3.0);
         assert!(read_jsonl("{\"zz\": 1}\n", cols(&[], 2)).is_err());
     }
 

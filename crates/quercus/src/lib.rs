@@ -25,6 +25,11 @@
 //! # Ok::<(), quercus::Error>(())
 //! ```
 //!
+//! [`Model::metadata`] describes a model as a Vertex AI Model Registry
+//! resource with generated OpenAPI predict schemata ([`metadata`]), and
+//! [`registry`] keeps versions of models on disk with the Model Registry's
+//! version and alias rules (`Model::load("registry://churn@champion")`).
+//!
 //! ## Example
 //!
 //! ```no_run
@@ -45,6 +50,14 @@ pub mod io;
 pub mod qpack;
 
 pub use qpack::Mapping;
+pub mod metadata;
+pub mod registry;
+mod sha256;
+
+pub use metadata::{MetadataOptions, Schemata, UploadRequestOptions};
+/// Vertex AI Model Registry and prediction wire types (`quercus-vertex`).
+pub use quercus_vertex as vertex;
+pub use registry::Registry;
 
 pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
@@ -67,6 +80,7 @@ pub mod bqml {
 #[derive(Clone, Debug)]
 pub struct Model {
     kind: Kind,
+    origin: metadata::Origin,
 }
 
 /// What was loaded.
@@ -80,7 +94,9 @@ enum Kind {
 
 impl Model {
     /// Loads a model: an XGBoost model file (the format is detected from its
-    /// bytes) or a BigQuery ML export directory (`model.bst` + `assets/`).
+    /// bytes) or a BigQuery ML export directory (`model.bst` + `assets/`), or
+    /// a version of the default registry, `registry://ID[@VERSION|@ALIAS]`
+    /// (see [`registry`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Model> {
         Model::load_with(path, &LoadOptions::default())
     }
@@ -89,9 +105,17 @@ impl Model {
     /// [`LoadOptions::legacy_summation`]).
     pub fn load_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Model> {
         let path = path.as_ref();
+        if let Some(r) = path
+            .to_str()
+            .filter(|p| p.starts_with(registry::URI_PREFIX))
+        {
+            return Model::load_from_registry_with(r, opts);
+        }
+        let origin = metadata::Origin::Path(path.to_path_buf());
         if path.is_dir() {
             return Ok(Model {
                 kind: Kind::Bqml(Box::new(BqmlModel::open(path, opts)?)),
+                origin,
             });
         }
         if qpack::is_compiled_file(path) {
@@ -100,6 +124,7 @@ impl Model {
         let m = quercus_xgboost::load_path(path, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
+            origin,
         })
     }
 
@@ -111,6 +136,7 @@ impl Model {
         let m = quercus_xgboost::load_bytes(bytes, opts)?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
+            origin: metadata::Origin::Bytes,
         })
     }
 

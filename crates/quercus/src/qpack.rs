@@ -110,11 +110,15 @@ impl Model {
                 Arc::new(AlignedBytes::copy_from(&bytes))
             }
         };
-        Model::from_compiled(owner).map_err(|e| e.with_path(path))
+        Model::from_compiled(owner, crate::metadata::Origin::Path(path.to_path_buf()))
+            .map_err(|e| e.with_path(path))
     }
 
     /// Opens compiled bytes held by `owner`.
-    fn from_compiled(owner: Arc<dyn StableBytes>) -> Result<Model> {
+    fn from_compiled(
+        owner: Arc<dyn StableBytes>,
+        origin: crate::metadata::Origin,
+    ) -> Result<Model> {
         let (forest, extra) = compiled::read(Arc::clone(&owner))?;
         let meta: Value = serde_json::from_slice(&owner.bytes()[extra.clone()]).map_err(|e| {
             Error::format(format!("compiled model metadata: {e}")).with_offset(extra.start as u64)
@@ -124,13 +128,17 @@ impl Model {
         })?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(XgbModel { forest, info })),
+            origin,
         })
     }
 
     /// Opens compiled bytes already in memory (copied once into an aligned
     /// buffer).
     pub fn from_compiled_bytes(bytes: &[u8]) -> Result<Model> {
-        Model::from_compiled(Arc::new(AlignedBytes::copy_from(bytes)))
+        Model::from_compiled(
+            Arc::new(AlignedBytes::copy_from(bytes)),
+            crate::metadata::Origin::Bytes,
+        )
     }
 }
 

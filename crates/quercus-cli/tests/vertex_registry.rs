@@ -1,0 +1,345 @@
+//! End-to-end tests of `quercus inspect --vertex`, `quercus vertex
+//! upload-request` and `quercus registry ...`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("quercus-cli-vr-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `quercus` with the registry rooted at `registry`.
+fn quercus_in(registry: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_quercus"))
+        .args(args)
+        .env("QUERCUS_REGISTRY", registry)
+        .env_remove("QUERCUS_REGISTRY_TEST_PAUSE_MS")
+        .current_dir(repo())
+        .output()
+        .expect("runs")
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// A failure: exit 1, one line on stderr containing every needle.
+fn fails(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+const MODEL: &str = "models/example/model.json";
+const EXPORT: &str = "models/bqml/boosted_tree_classifier_model";
+
+#[test]
+fn inspect_vertex_prints_a_model_resource() {
+    let reg = tmp("inspect");
+    for (model, source, image) in [
+        (MODEL, "CUSTOM", "prediction/xgboost-cpu.2-1"),
+        (EXPORT, "BQML", "bigquery-ml/xgboost-cpu.1-0"),
+    ] {
+        let v = json(&ok(&quercus_in(&reg, &["inspect", model, "--vertex"])));
+        for k in v.as_object().unwrap().keys() {
+            assert!(quercus::vertex::MODEL_FIELDS.contains(&k.as_str()), "{k}");
+        }
+        assert_eq!(v["modelSourceInfo"]["sourceType"], source);
+        assert!(
+            v["containerSpec"]["imageUri"]
+                .as_str()
+                .unwrap()
+                .contains(image),
+            "{v}"
+        );
+        assert_eq!(v["predictSchemata"]["instanceSchemaUri"], "instance.yaml");
+        let m: quercus::vertex::Model = serde_json::from_value(v.clone()).unwrap();
+        assert!(m.extra.is_empty());
+    }
+}
+
+#[test]
+fn upload_request_writes_the_body_and_the_schemata() {
+    let reg = tmp("upload-request-reg");
+    let out = tmp("upload-request");
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            EXPORT,
+            "--display-name",
+            "Churn (BT)",
+            "--model-id",
+            "churn-bt",
+            "--artifact-uri",
+            "gs://bucket/churn/",
+            "--labels",
+            "env=prod,team=risk",
+            "--aliases",
+            "candidate",
+            "--description",
+            "a classifier",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    ok(&o);
+    let body = json(&std::fs::read_to_string(out.join("upload-request.json")).unwrap());
+    assert_eq!(body["modelId"], "churn-bt");
+    assert!(body.get("parentModel").is_none());
+    let model = &body["model"];
+    assert_eq!(model["displayName"], "Churn (BT)");
+    assert_eq!(model["artifactUri"], "gs://bucket/churn/");
+    assert_eq!(model["versionAliases"], serde_json::json!(["candidate"]));
+    assert_eq!(model["labels"]["env"], "prod");
+    assert_eq!(model["labels"]["runtime"], "quercus");
+    assert_eq!(
+        model["predictSchemata"]["instanceSchemaUri"],
+        "gs://bucket/churn/instance.yaml"
+    );
+    for f in quercus::vertex::OUTPUT_ONLY_FIELDS {
+        assert!(model.get(*f).is_none(), "{f}");
+    }
+    let req: quercus::vertex::UploadModelRequest = serde_json::from_value(body).unwrap();
+    assert!(req.extra.is_empty() && req.model.extra.is_empty());
+    let inst = std::fs::read_to_string(out.join("instance.yaml")).unwrap();
+    assert!(inst.starts_with("type: object\n"), "{inst}");
+    assert!(inst.contains("required:\n- f1\n- f2\n- f3\n"), "{inst}");
+    let pred = std::fs::read_to_string(out.join("prediction.yaml")).unwrap();
+    assert!(pred.contains("label_probs:"), "{pred}");
+
+    // Vertex's rules are checked before anything is written.
+    let bad = tmp("upload-request-bad");
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            MODEL,
+            "--labels",
+            "Env=x",
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    fails(&o, &["label key", "Env"]);
+    assert_eq!(std::fs::read_dir(&bad).unwrap().count(), 0);
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            MODEL,
+            "--model-id",
+            "1x",
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    fails(&o, &["model id", "1x"]);
+    let o = quercus_in(&reg, &["vertex", "upload-request", MODEL]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn registry_workflow() {
+    let reg = tmp("workflow");
+    let v1 = json(&ok(&quercus_in(
+        &reg,
+        &[
+            "registry",
+            "upload",
+            MODEL,
+            "--model-id",
+            "churn",
+            "--labels",
+            "env=dev",
+        ],
+    )));
+    assert_eq!(v1["versionId"], "1");
+    assert_eq!(v1["versionAliases"], serde_json::json!(["default"]));
+    let v2 = json(&ok(&quercus_in(
+        &reg,
+        &[
+            "registry",
+            "upload",
+            MODEL,
+            "--model-id",
+            "churn",
+            "--aliases",
+            "champion,canary",
+            "--version-description",
+            "retrained",
+        ],
+    )));
+    assert_eq!(v2["versionId"], "2");
+    assert_eq!(v2["versionDescription"], "retrained");
+
+    let list = ok(&quercus_in(&reg, &["registry", "list", "churn"]));
+    assert_eq!(list.lines().count(), 3, "{list}");
+    let list = json(&ok(&quercus_in(&reg, &["registry", "list", "--json"])));
+    assert_eq!(list["models"][0]["versionId"], "1");
+
+    let d = json(&ok(&quercus_in(
+        &reg,
+        &["registry", "describe", "churn@champion"],
+    )));
+    assert_eq!(d["versionId"], "2");
+    assert_eq!(d["name"], "projects/local/locations/local/models/churn");
+
+    // Predict through the registry, as from the file.
+    let out = tmp("workflow-out");
+    let pred = out.join("p.csv");
+    ok(&quercus_in(
+        &reg,
+        &[
+            "predict",
+            "registry://churn@champion",
+            "--input",
+            "models/example/input.csv",
+            "--output",
+            pred.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&pred).unwrap(),
+        std::fs::read_to_string(repo().join("models/example/expected.csv")).unwrap()
+    );
+
+    // A leading `-` removes; `default` moves; removing `default` is refused.
+    let m = json(&ok(&quercus_in(
+        &reg,
+        &["registry", "merge-aliases", "churn@2", "default", "-canary"],
+    )));
+    assert_eq!(
+        m["versionAliases"],
+        serde_json::json!(["default", "champion"])
+    );
+    let o = quercus_in(&reg, &["registry", "merge-aliases", "churn@2", "-default"]);
+    fails(&o, &["`default` alias cannot be removed"]);
+    let o = quercus_in(&reg, &["registry", "merge-aliases", "churn@2", "Prod"]);
+    fails(&o, &["version alias", "Prod"]);
+
+    // A version with aliases is not deleted without --force.
+    let o = quercus_in(&reg, &["registry", "delete", "churn@2"]);
+    fails(&o, &["champion", "force"]);
+    ok(&quercus_in(
+        &reg,
+        &["registry", "delete", "churn@2", "--force"],
+    ));
+    let d = json(&ok(&quercus_in(&reg, &["registry", "describe", "churn"])));
+    assert_eq!(d["versionId"], "1", "default moved to the newest remaining");
+    ok(&quercus_in(&reg, &["registry", "verify", "churn"]));
+
+    // Tampering is caught on load, naming the file.
+    let f = reg.join("models/churn/versions/1/artifact/model.json");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let pos = bytes.iter().rposition(|b| b.is_ascii_digit()).unwrap();
+    bytes[pos] = if bytes[pos] == b'9' {
+        b'8'
+    } else {
+        bytes[pos] + 1
+    };
+    std::fs::write(&f, bytes).unwrap();
+    let o = quercus_in(&reg, &["inspect", "registry://churn"]);
+    fails(&o, &["integrity check failed", "model.json"]);
+    let o = quercus_in(&reg, &["registry", "verify", "churn@1"]);
+    fails(&o, &["integrity check failed", "model.json"]);
+
+    // The last version: the model goes.
+    ok(&quercus_in(&reg, &["registry", "delete", "churn@1"]));
+    let o = quercus_in(&reg, &["registry", "describe", "churn"]);
+    fails(&o, &["no model `churn`"]);
+    let o = quercus_in(&reg, &["registry", "delete", "churn"]);
+    fails(&o, &["needs a version id"]);
+}
+
+/// Eight processes upload the same model id at once. Each holds the registry
+/// lock for 150 ms (a testing knob), so without the lock they would all read
+/// the same next version id; with it they must get 1..8, and take at least
+/// 8 x 150 ms in total.
+#[test]
+fn eight_processes_upload_at_once() {
+    const PAUSE_MS: u64 = 150;
+    let reg = tmp("eight");
+    let start = Instant::now();
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let model = if i % 2 == 0 { MODEL } else { EXPORT };
+            Command::new(env!("CARGO_BIN_EXE_quercus"))
+                .args(["registry", "upload", model, "--model-id", "same"])
+                .env("QUERCUS_REGISTRY", &reg)
+                .env("QUERCUS_REGISTRY_TEST_PAUSE_MS", PAUSE_MS.to_string())
+                .current_dir(repo())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut versions: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            let o = c.wait_with_output().unwrap();
+            json(&ok(&o))["versionId"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let elapsed = start.elapsed();
+    versions.sort();
+    assert_eq!(versions, (1..=8).collect::<Vec<_>>());
+    assert!(
+        elapsed >= Duration::from_millis(8 * PAUSE_MS),
+        "the uploads overlapped inside the lock ({elapsed:?})"
+    );
+    let list = json(&ok(&quercus_in(
+        &reg,
+        &["registry", "list", "same", "--json"],
+    )));
+    assert_eq!(list["models"].as_array().unwrap().len(), 8);
+    let defaults: Vec<_> = list["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["versionAliases"]
+                .as_array()
+                .unwrap()
+                .contains(&"default".into())
+        })
+        .collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0]["versionId"], "1");
+    for v in 1..=8 {
+        let r = format!("same@{v}");
+        ok(&quercus_in(&reg, &["registry", "verify", &r]));
+        let r = format!("registry://same@{v}");
+        ok(&quercus_in(&reg, &["inspect", &r, "--json"]));
+    }
+    assert_eq!(std::fs::read_dir(reg.join("tmp")).unwrap().count(), 0);
+}

@@ -1,0 +1,539 @@
+//! The local model registry: its alias and version rules (property test
+//! against a reference model of the rules), tamper detection, crash debris
+//! and concurrent uploads from many threads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use quercus::registry::{Registry, UploadOptions};
+use quercus::{ErrorKind, LoadOptions};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A small XGBoost model, so property tests can upload often.
+fn small_model() -> PathBuf {
+    repo().join("models/xgboost/3.2.0/binary_logistic_extreme.json")
+}
+
+/// A fresh, empty directory under the system temp dir.
+fn fresh_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "quercus-registry-test-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn aliases_of(m: &quercus::vertex::Model) -> BTreeSet<String> {
+    m.version_aliases
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// The registry's view of one model: version id -> aliases (None: no model).
+fn observed(reg: &Registry, id: &str) -> Option<BTreeMap<u64, BTreeSet<String>>> {
+    match reg.list_versions(id) {
+        Ok(vs) => Some(
+            vs.iter()
+                .map(|m| {
+                    (
+                        m.version_id.as_ref().unwrap().parse().unwrap(),
+                        aliases_of(m),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+            None
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A reference model of the rules, written from the Vertex documentation.
+
+#[derive(Clone, Debug, Default)]
+struct RefModel {
+    next: u64,
+    versions: BTreeMap<u64, BTreeSet<String>>,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Upload {
+        model: usize,
+        aliases: Vec<&'static str>,
+    },
+    Merge {
+        model: usize,
+        pick: usize,
+        changes: Vec<(bool, &'static str)>,
+    },
+    Delete {
+        model: usize,
+        pick: usize,
+        force: bool,
+    },
+}
+
+const MODELS: [&str; 2] = ["m0", "m_1"];
+const ALIASES: [&str; 4] = ["default", "champion", "prod", "canary"];
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    let model = 0..MODELS.len();
+    let alias = proptest::sample::select(ALIASES.to_vec());
+    prop_oneof![
+        3 => (model.clone(), proptest::collection::vec(alias.clone(), 0..3))
+            .prop_map(|(model, aliases)| Op::Upload { model, aliases }),
+        4 => (model.clone(), 0..6usize, proptest::collection::vec((any::<bool>(), alias), 1..4))
+            .prop_map(|(model, pick, changes)| Op::Merge { model, pick, changes }),
+        3 => (model, 0..6usize, any::<bool>())
+            .prop_map(|(model, pick, force)| Op::Delete { model, pick, force }),
+    ]
+}
+
+/// A version id to act on: mostly an existing one, sometimes one that is not.
+fn pick_version(m: Option<&RefModel>, pick: usize) -> u64 {
+    match m {
+        Some(m) if pick < 5 && !m.versions.is_empty() => {
+            *m.versions.keys().nth(pick % m.versions.len()).unwrap()
+        }
+        Some(m) => m.next + 3,
+        None => 1,
+    }
+}
+
+/// Applies `op` to the reference; returns whether it must succeed.
+fn apply_ref(models: &mut [Option<RefModel>], op: &Op) -> bool {
+    match op {
+        Op::Upload { model, aliases } => {
+            let m = models[*model].get_or_insert_with(|| RefModel {
+                next: 1,
+                ..RefModel::default()
+            });
+            let id = m.next;
+            m.next += 1;
+            let mut mine: BTreeSet<String> = aliases.iter().map(|a| a.to_string()).collect();
+            if m.versions.is_empty() {
+                mine.insert("default".into());
+            }
+            for a in m.versions.values_mut() {
+                a.retain(|x| !mine.contains(x));
+            }
+            m.versions.insert(id, mine);
+            true
+        }
+        Op::Merge {
+            model,
+            pick,
+            changes,
+        } => {
+            let v = pick_version(models[*model].as_ref(), *pick);
+            let mut add: BTreeSet<&str> = changes.iter().filter(|c| !c.0).map(|c| c.1).collect();
+            let mut remove: BTreeSet<&str> = changes.iter().filter(|c| c.0).map(|c| c.1).collect();
+            let both: Vec<&str> = add.intersection(&remove).copied().collect();
+            for a in both {
+                add.remove(a);
+                remove.remove(a);
+            }
+            if remove.contains("default") {
+                return false;
+            }
+            let Some(m) = models[*model].as_mut() else {
+                return false;
+            };
+            let Some(mine) = m.versions.get(&v) else {
+                return false;
+            };
+            if remove.iter().any(|a| !mine.contains(*a)) {
+                return false;
+            }
+            for (id, al) in m.versions.iter_mut() {
+                if *id == v {
+                    al.retain(|a| !remove.contains(a.as_str()));
+                    al.extend(add.iter().map(|a| a.to_string()));
+                } else {
+                    al.retain(|a| !add.contains(a.as_str()));
+                }
+            }
+            true
+        }
+        Op::Delete { model, pick, force } => {
+            let v = pick_version(models[*model].as_ref(), *pick);
+            let Some(m) = models[*model].as_mut() else {
+                return false;
+            };
+            let Some(al) = m.versions.get(&v) else {
+                return false;
+            };
+            if al.iter().any(|a| a != "default") && !force {
+                return false;
+            }
+            let had_default = al.contains("default");
+            m.versions.remove(&v);
+            if m.versions.is_empty() {
+                models[*model] = None;
+            } else if had_default {
+                m.versions
+                    .values_mut()
+                    .last()
+                    .unwrap()
+                    .insert("default".into());
+            }
+            true
+        }
+    }
+}
+
+fn apply_registry(reg: &Registry, models: &[Option<RefModel>], op: &Op) -> quercus::Result<()> {
+    match op {
+        Op::Upload { model, aliases } => {
+            let mut o = UploadOptions::new(MODELS[*model]);
+            o.aliases = aliases.iter().map(|a| a.to_string()).collect();
+            reg.upload(small_model(), &o).map(|_| ())
+        }
+        Op::Merge {
+            model,
+            pick,
+            changes,
+        } => {
+            let v = pick_version(models[*model].as_ref(), *pick);
+            let ch: Vec<String> = changes
+                .iter()
+                .map(|(rm, a)| if *rm { format!("-{a}") } else { a.to_string() })
+                .collect();
+            reg.merge_aliases(&format!("{}@{v}", MODELS[*model]), &ch)
+                .map(|_| ())
+        }
+        Op::Delete { model, pick, force } => {
+            let v = pick_version(models[*model].as_ref(), *pick);
+            reg.delete(&format!("{}@{v}", MODELS[*model]), *force)
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// Random sequences of upload / merge-aliases / delete: the registry does
+    /// what the reference model of the rules does, and every invariant holds
+    /// after every step.
+    #[test]
+    fn alias_and_version_rules_hold(ops in proptest::collection::vec(op_strategy(), 1..14)) {
+        let root = fresh_dir("prop");
+        let reg = Registry::open(&root).unwrap();
+        let mut reference: Vec<Option<RefModel>> = vec![None; MODELS.len()];
+        // Version ids issued in each model's current lifetime.
+        let mut issued: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); MODELS.len()];
+        for op in &ops {
+            let before = reference.clone();
+            let want_ok = apply_ref(&mut reference, op);
+            let got = apply_registry(&reg, &before, op);
+            match (&got, want_ok) {
+                (Ok(()), true) => {}
+                (Err(e), false) => prop_assert!(
+                    matches!(e.kind(), ErrorKind::Registry(_)),
+                    "{op:?}: wrong error kind: {e}"
+                ),
+                _ => prop_assert!(false, "{op:?}: got {got:?}, reference says ok={want_ok}"),
+            }
+            for (i, id) in MODELS.iter().enumerate() {
+                let seen = observed(&reg, id);
+                let want = reference[i].as_ref().map(|m| m.versions.clone());
+                prop_assert_eq!(&seen, &want, "after {:?}", op);
+                match &seen {
+                    None => issued[i].clear(),
+                    Some(vs) => {
+                        // Exactly one version carries `default`.
+                        let defaults = vs.values().filter(|a| a.contains("default")).count();
+                        prop_assert_eq!(defaults, 1);
+                        // Each alias names at most one version.
+                        let mut all = BTreeSet::new();
+                        for al in vs.values() {
+                            for a in al {
+                                prop_assert!(all.insert(a.clone()), "alias {} twice", a);
+                            }
+                        }
+                        // Ids increase; a new id was never issued before.
+                        if let Op::Upload { model, .. } = op
+                            && *model == i
+                        {
+                            let newest = *vs.keys().last().unwrap();
+                            prop_assert!(issued[i].iter().all(|&v| v < newest));
+                            issued[i].insert(newest);
+                        }
+                        prop_assert!(vs.keys().all(|v| issued[i].contains(v)));
+                    }
+                }
+            }
+        }
+        std::fs::remove_dir_all(&root).ok();
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn first_version_is_default_and_describe_is_vertex_shaped() {
+    let root = fresh_dir("describe");
+    let reg = Registry::open(&root).unwrap();
+    let mut o = UploadOptions::new("churn");
+    o.labels.insert("env".into(), "dev".into());
+    o.aliases = vec!["candidate".into()];
+    o.version_description = Some("first".into());
+    let v1 = reg.upload(small_model(), &o).unwrap();
+    assert_eq!(v1.version_id.as_deref(), Some("1"));
+    assert_eq!(
+        v1.version_aliases.as_deref(),
+        Some(&["default".to_string(), "candidate".to_string()][..])
+    );
+    assert_eq!(
+        v1.name.as_deref(),
+        Some("projects/local/locations/local/models/churn")
+    );
+    assert_eq!(v1.display_name.as_deref(), Some("binary_logistic_extreme"));
+    assert_eq!(v1.labels.as_ref().unwrap()["env"], "dev");
+    assert_eq!(v1.labels.as_ref().unwrap()["runtime"], "quercus");
+    let t = v1.version_create_time.as_deref().unwrap();
+    assert!(
+        t.len() == 27 && t.ends_with('Z') && &t[10..11] == "T",
+        "{t}"
+    );
+    let uri = v1.artifact_uri.as_deref().unwrap();
+    assert!(uri.starts_with("file:///") && uri.ends_with("/models/churn/versions/1/artifact"));
+    let schema = v1
+        .predict_schemata
+        .as_ref()
+        .unwrap()
+        .instance_schema_uri
+        .as_deref()
+        .unwrap();
+    assert!(Path::new(schema.strip_prefix("file://").unwrap()).is_file());
+
+    // The JSON is the Vertex REST shape: every key a documented Model field.
+    let json = serde_json::to_value(reg.describe("churn@candidate").unwrap()).unwrap();
+    for k in json.as_object().unwrap().keys() {
+        assert!(quercus::vertex::MODEL_FIELDS.contains(&k.as_str()), "{k}");
+    }
+
+    // The loaded model's metadata is the registry's resource.
+    let m = reg
+        .load("churn@candidate", &LoadOptions::default())
+        .unwrap();
+    assert_eq!(m.metadata().version_id.as_deref(), Some("1"));
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn bad_names_are_option_errors_and_nothing_is_written() {
+    let root = fresh_dir("names");
+    let reg = Registry::open(&root).unwrap();
+    let cases: Vec<(UploadOptions, &str)> = vec![
+        (UploadOptions::new("Churn"), "model id"),
+        (UploadOptions::new("9lives"), "model id"),
+        (
+            UploadOptions {
+                aliases: vec!["42".into()],
+                ..UploadOptions::new("churn")
+            },
+            "version alias",
+        ),
+        (
+            UploadOptions {
+                labels: [("Env".to_string(), "x".to_string())].into(),
+                ..UploadOptions::new("churn")
+            },
+            "label key",
+        ),
+        (
+            UploadOptions {
+                display_name: Some("x".repeat(129)),
+                ..UploadOptions::new("churn")
+            },
+            "display name",
+        ),
+    ];
+    for (o, what) in cases {
+        let e = reg.upload(small_model(), &o).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Option(_)), "{e}");
+        assert!(e.to_string().contains(what), "{e}");
+    }
+    assert!(reg.list().unwrap().is_empty());
+    // Not a model: refused, and no version appears.
+    let e = reg
+        .upload(
+            repo().join("models/example/input.csv"),
+            &UploadOptions::new("churn"),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("input.csv"), "{e}");
+    assert!(reg.list().unwrap().is_empty());
+    // A directory that is not an export: refused before anything is copied.
+    let e = reg
+        .upload(repo().join("models"), &UploadOptions::new("churn"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::UnknownFormat(_)), "{e}");
+    assert!(reg.list().unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+fn expect_integrity(reg: &Registry, reference: &str, file: &str) {
+    let e = reg.load(reference, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Integrity(_)), "{e}");
+    let p = e.location().path.as_ref().expect("names the file");
+    assert!(p.ends_with(file), "{} vs {file}", p.display());
+    assert!(e.to_string().contains(file), "{e}");
+    let e = reg.verify(reference).unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Integrity(_)), "{e}");
+}
+
+#[test]
+fn tampered_artifacts_are_refused() {
+    let root = fresh_dir("tamper");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    let export = repo().join("models/bqml/boosted_tree_classifier_model");
+    reg.upload(&export, &UploadOptions::new("bq")).unwrap();
+    reg.upload(&export, &UploadOptions::new("bq")).unwrap();
+    reg.upload(&export, &UploadOptions::new("bq")).unwrap();
+    assert!(reg.load("xgb", &LoadOptions::default()).is_ok());
+    assert!(reg.load("bq@2", &LoadOptions::default()).is_ok());
+
+    // One byte changed in a model file (still valid JSON).
+    let f = root.join("models/xgb/versions/1/artifact/binary_logistic_extreme.json");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let pos = bytes.iter().position(|b| b.is_ascii_digit()).unwrap();
+    bytes[pos] = if bytes[pos] == b'9' {
+        b'8'
+    } else {
+        bytes[pos] + 1
+    };
+    std::fs::write(&f, &bytes).unwrap();
+    expect_integrity(&reg, "xgb@1", "binary_logistic_extreme.json");
+
+    // A vocabulary file of an export changed, a file added, a file removed.
+    let v = root.join("models/bq/versions");
+    std::fs::write(v.join("1/artifact/assets/0.txt"), "_null_filler\nb\na\n").unwrap();
+    expect_integrity(&reg, "bq@1", "assets/0.txt");
+    std::fs::write(v.join("2/artifact/assets/9.txt"), "x\n").unwrap();
+    expect_integrity(&reg, "bq@2", "assets/9.txt");
+    std::fs::remove_file(v.join("3/artifact/model.bst")).unwrap();
+    expect_integrity(&reg, "bq@3", "model.bst");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn recorded_hashes_are_the_files_sha256() {
+    let root = fresh_dir("hash");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("models/xgb/versions/1/version.json")).unwrap(),
+    )
+    .unwrap();
+    let art = &rec["artifact"];
+    assert_eq!(art["kind"], "file");
+    assert_eq!(
+        art["files"][0]["size"],
+        std::fs::metadata(small_model()).unwrap().len()
+    );
+    assert_eq!(art["sha256"], art["files"][0]["sha256"]);
+    assert_eq!(art["sha256"].as_str().unwrap().len(), 64);
+    // (python/tests/test_registry.py checks these digests against hashlib.)
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn crash_debris_is_invisible_and_cleaned_up() {
+    let root = fresh_dir("crash");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    // A crash after the version directory was renamed into place but before
+    // model.json was rewritten: version 2 exists on disk, unrecorded.
+    let v2 = root.join("models/m/versions/2");
+    std::fs::create_dir_all(v2.join("artifact")).unwrap();
+    std::fs::write(v2.join("version.json"), "half-written").unwrap();
+    // A model directory from a crash before its first version was recorded.
+    std::fs::create_dir_all(root.join("models/ghost/versions/1")).unwrap();
+    // A staged upload that never finished.
+    std::fs::create_dir_all(root.join("tmp/upload-1-2-3/artifact")).unwrap();
+
+    assert_eq!(observed(&reg, "m").unwrap().len(), 1);
+    assert!(observed(&reg, "ghost").is_none());
+    assert_eq!(reg.list().unwrap().len(), 1);
+    let e = reg.describe("m@2").unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+
+    let v = reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    assert_eq!(v.version_id.as_deref(), Some("2"));
+    assert!(reg.load("m@2", &LoadOptions::default()).is_ok());
+    let v = reg
+        .upload(small_model(), &UploadOptions::new("ghost"))
+        .unwrap();
+    assert_eq!(v.version_id.as_deref(), Some("1"));
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn a_corrupt_state_file_is_a_registry_error_naming_it() {
+    let root = fresh_dir("corrupt");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    let state = root.join("models/m/model.json");
+    std::fs::write(&state, "{").unwrap();
+    let e = reg.describe("m").unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+    assert_eq!(e.location().path.as_deref(), Some(state.as_path()));
+    // Two defaults: the invariant check refuses the state.
+    std::fs::write(
+        &state,
+        r#"{"modelId":"m","nextVersionId":3,"createTime":"","updateTime":"",
+            "versions":[{"versionId":1,"aliases":["default"],"updateTime":""},
+                        {"versionId":2,"aliases":["default"],"updateTime":""}]}"#,
+    )
+    .unwrap();
+    let e = reg.describe("m").unwrap_err();
+    assert!(e.to_string().contains("default"), "{e}");
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[test]
+fn concurrent_uploads_from_threads_get_distinct_versions() {
+    let root = fresh_dir("threads");
+    let reg = Registry::open(&root).unwrap();
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let reg = reg.clone();
+                s.spawn(move || {
+                    reg.upload(small_model(), &UploadOptions::new("same"))
+                        .unwrap()
+                        .version_id
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut got: Vec<u64> = ids.iter().map(|v| v.parse().unwrap()).collect();
+    got.sort();
+    assert_eq!(got, (1..=8).collect::<Vec<_>>());
+    for v in 1..=8 {
+        reg.verify(&format!("same@{v}")).unwrap();
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
