@@ -7,8 +7,9 @@ and test data, side by side in one run; writes the table into BENCHMARKS.md.
 
 Engines (all on 100,000-row float32 batches of the generated test data):
 * Quercus: the Rust API through `target/release/qbench` (benches/src/bin/qbench.rs,
-  built here), `Forest::predict`, Interleaved and Reference kernels, 1 and 2
-  threads; one-row latency on the calling thread (median and p99).
+  built here), `Forest::predict` (one row: `Forest::predict_into`), Interleaved
+  and Reference kernels, 1 and 2 threads; one-row latency on the calling thread
+  (median and p99); load time of JSON, UBJ and `.qpack` (`quercus compile`).
 * XGBoost 3.2.0 `Booster.inplace_predict`, `nthread` 1 and 2.
 * oneDAL: `daal4py.mb.convert_model` + `predict_proba`/`predict` (scikit-learn-intelex
   2026.2.0, its own venv), `daalinit(1)` and `daalinit(2)`, in a worker process.
@@ -59,6 +60,7 @@ CACHE = MODELS_DIR / "peers"
 VENVS = ROOT / "target" / "peer-venvs"
 DAAL_PY = VENVS / "daal" / "bin" / "python"
 QBENCH = ROOT / "target" / "release" / "qbench"
+QUERCUS = ROOT / "target" / "release" / "quercus"
 TL2_BENCH = CACHE / "tl2cgen_bench"
 SECTION = "## Tree-ensemble prediction"
 HZ = os.sysconf("SC_CLK_TCK")
@@ -245,6 +247,8 @@ def prepare(models: dict, no_build: bool) -> dict:
         log("building qbench (cargo build --release -p quercus-benches --bin qbench)")
         subprocess.run(["cargo", "build", "--release", "--locked", "-p", "quercus-benches",
                         "--bin", "qbench"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "quercus-cli"],
+                       cwd=ROOT, check=True)
     src = ROOT / "benches" / "tl2cgen_bench.c"
     cached(TL2_BENCH, sha(src), lambda: subprocess.run(
         ["gcc", "-O2", "-o", str(TL2_BENCH), str(src), "-ldl", "-lm"], check=True))
@@ -447,6 +451,12 @@ def load_times(m: Model) -> dict:
         q = m.qbench("load") if name == "json" else run_json([QBENCH, "load", path])
         secs = time_calls(lambda p=path: xgb.Booster(model_file=str(p)), repeats=5, min_s=0.5)
         out[name] = {"quercus_s": q["median_s"], "xgboost_s": statistics.median(secs)}
+    # The compiled form: `quercus compile`, then load = map + checksum + verify.
+    qpack = CACHE / f"{m.id}.qpack"
+    subprocess.run([str(QUERCUS), "compile", str(m.json), "-o", str(qpack)], check=True,
+                   capture_output=True)
+    q = run_json([QBENCH, "load", qpack, "--repeats", "50"])
+    out["qpack"] = {"quercus_s": q["median_s"], "bytes": qpack.stat().st_size}
     return out
 
 
@@ -594,20 +604,24 @@ def render(meta: dict, models: dict, s: dict, agree: dict, loads: dict) -> str:
             "",
             "### Loading (median seconds)",
             "",
-            "Quercus: `quercus_xgboost::load_path` (read, parse, convert, pack). XGBoost: "
-            "`xgboost.Booster(model_file=...)` from Python.",
+            "Quercus: `quercus::Model::load` (read, parse, convert, pack; for `.qpack`, made "
+            "by `quercus compile`: memory-map, XXH64 checksum of the whole file, verify every "
+            "packed tree; median of 50 loads). XGBoost: `xgboost.Booster(model_file=...)` "
+            "from Python.",
             "",
             "| model | JSON MB | Quercus JSON | XGBoost JSON | Quercus ÷ XGBoost time | UBJ MB "
-            "| Quercus UBJ | XGBoost UBJ | Quercus ÷ XGBoost time |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| Quercus UBJ | XGBoost UBJ | Quercus ÷ XGBoost time | .qpack MB | Quercus .qpack (ms) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for mid, lt in loads.items():
             e = models[mid]
-            j, u = lt["json"], lt["ubj"]
+            j, u, qp = lt["json"], lt["ubj"], lt.get("qpack", {})
             L.append(f"| {mid} | {e['json_bytes'] / 1e6:.1f} | {j['quercus_s']:.3f} "
                      f"| {j['xgboost_s']:.3f} | {j['quercus_s'] / j['xgboost_s']:.2f} "
                      f"| {e['ubj_bytes'] / 1e6:.1f} | {u['quercus_s']:.3f} | {u['xgboost_s']:.3f} "
-                     f"| {u['quercus_s'] / u['xgboost_s']:.2f} |")
+                     f"| {u['quercus_s'] / u['xgboost_s']:.2f} "
+                     f"| {qp.get('bytes', float('nan')) / 1e6:.1f} "
+                     f"| {qp.get('quercus_s', float('nan')) * 1e3:.2f} |")
     L += [
         "",
         "### Models",

@@ -33,7 +33,8 @@ use crate::forest::{
 };
 use crate::objective::{Objective, Sigmoid};
 use crate::packed::{
-    ImplicitNode, PackedForest, PackedNode, PackedTree, verify_implicit_tree, verify_pointer_tree,
+    ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds, nodes_in_bounds,
+    verify_implicit_tree, verify_pointer_tree,
 };
 
 /// The first bytes of every compiled file.
@@ -223,7 +224,20 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
         ));
     }
     let want = u64_at(24);
-    let got = xxh64(&bytes[32..], 0);
+    // The checksum and the structural checks run side by side on two
+    // threads for large files (the checks are safe code: on a corrupted file
+    // they fail or pass harmlessly, and a checksum mismatch is reported first).
+    let body = &bytes[32..];
+    let (got, opened) = if body.len() >= PARALLEL_CHECK_BYTES {
+        std::thread::scope(|scope| {
+            let hasher = scope.spawn(|| xxh64(body, 0));
+            let opened = open_sections(&owner, bytes);
+            // A hasher that panicked (it cannot) counts as a mismatch.
+            (hasher.join().unwrap_or(!want), opened)
+        })
+    } else {
+        (xxh64(body, 0), open_sections(&owner, bytes))
+    };
     if want != got {
         return Err(fail(
             24,
@@ -232,8 +246,22 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
             ),
         ));
     }
-    // The checksum matched, but a hostile file can carry a valid checksum:
-    // everything below is still checked.
+    opened
+}
+
+/// Files at least this large are checksummed on a second thread.
+const PARALLEL_CHECK_BYTES: usize = 512 * 1024;
+
+/// Everything [`read`] checks besides the header and the checksum. A file
+/// with a valid checksum can still be hostile: every count, offset and tree
+/// is checked here.
+fn open_sections(
+    owner: &Arc<dyn StableBytes>,
+    bytes: &[u8],
+) -> Result<(Forest, std::ops::Range<usize>)> {
+    let fail = |at: usize, msg: String| Error::format(msg).with_offset(at as u64);
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or([0; 4]));
+    let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
     let count = u32_at(32) as usize;
     if count > MAX_SECTIONS || HEADER + count * 24 > bytes.len() {
         return Err(fail(32, format!("{count} sections do not fit the file")));
@@ -372,23 +400,23 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
                 })
                 .collect();
             let mut p = PackedForest {
-                nodes: array::<PackedNode>(&owner, section(id::NODES)?, "nodes")?,
-                leaf_value: array(&owner, section(id::LEAF_VALUE)?, "leaf values")?,
-                original: array(&owner, section(id::ORIGINAL)?, "node numbers")?,
+                nodes: array::<PackedNode>(owner, section(id::NODES)?, "nodes")?,
+                leaf_value: array(owner, section(id::LEAF_VALUE)?, "leaf values")?,
+                original: array(owner, section(id::ORIGINAL)?, "node numbers")?,
                 trees,
                 num_features,
                 slow_before: Vec::new(),
                 imp_nodes: array::<ImplicitNode>(
-                    &owner,
+                    owner,
                     section(id::IMP_NODES)?,
                     "implicit nodes",
                 )?,
                 imp_default_left: array(
-                    &owner,
+                    owner,
                     section(id::IMP_DEFAULT_LEFT)?,
                     "default directions",
                 )?,
-                imp_leaves: array(&owner, section(id::IMP_LEAVES)?, "implicit leaves")?,
+                imp_leaves: array(owner, section(id::IMP_LEAVES)?, "implicit leaves")?,
                 tree_outputs,
                 round_ptr,
                 weighted: weights.is_some(),
@@ -474,6 +502,15 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             "compiled arrays have different lengths",
         ));
     }
+    // (Without fast trees the node array is only the unused placeholder.)
+    let any_fast = p.trees.iter().any(|t| t.fast);
+    if (any_fast && !nodes_in_bounds(&p.nodes, p.num_features))
+        || !implicit_in_bounds(&p.imp_nodes, p.num_features)
+    {
+        return Err(Error::invalid_model(
+            "compiled nodes point outside the node array or use features the model does not have",
+        ));
+    }
     let mut slow = slow.iter().peekable();
     for (t, pt) in p.trees.iter().enumerate() {
         let stored = slow.next_if(|(i, _)| *i == t);
@@ -493,7 +530,7 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
         if !verify_pointer_tree(&p.nodes, pt, p.num_features) {
             return Err(bad(t, "packed nodes are out of range or not a tree"));
         }
-        if !verify_implicit_tree(&p.imp_nodes, p.imp_leaves.len(), pt, p.num_features) {
+        if !verify_implicit_tree(p.imp_nodes.len(), p.imp_leaves.len(), pt) {
             return Err(bad(t, "implicit layout is out of range"));
         }
         // The IR is rebuilt from the packed nodes on demand, one node each

@@ -161,7 +161,13 @@ impl PackedForest {
                 pt.len = b.nodes.len() as u32 - pt.root;
                 pt.fast = true;
                 pt.implicit = b.push_implicit(tree);
-                if !verify_pointer_tree(&b.nodes, &pt, num_features) {
+                let range = pt.root as usize..b.nodes.len();
+                // `nodes_in_bounds` restricted to this tree's nodes.
+                let in_bounds = b.nodes[range].iter().all(|n| {
+                    (n.left as usize) + 1 < b.nodes.len()
+                        && ((n.feature & FEATURE_MASK) as usize) < num_features.max(1)
+                });
+                if !in_bounds || !verify_pointer_tree(&b.nodes, &pt, num_features) {
                     // Cannot happen for a validated `Tree`; if it ever did,
                     // the tree is walked by the (bounds-checked) reference.
                     debug_assert!(false, "packed tree failed verification");
@@ -376,12 +382,8 @@ impl Builder {
             implicit,
         };
         if tree.leaf_width() != 1
-            || !verify_implicit_tree(
-                &self.imp_nodes,
-                self.imp_leaves.len(),
-                &pt,
-                self.num_features,
-            )
+            || !verify_implicit_tree(self.imp_nodes.len(), self.imp_leaves.len(), &pt)
+            || !implicit_in_bounds(&self.imp_nodes[n0..], self.num_features)
         {
             self.imp_nodes.truncate(n0);
             self.imp_default_left.truncate(n0);
@@ -402,13 +404,30 @@ impl Builder {
     }
 }
 
-/// Checks what the pointer-layout kernels' unchecked loads rely on, for one
-/// fast tree: its nodes `root..root + len` lie inside `nodes`; every node
-/// steps only inside the tree (a split's `left` and `left + 1`; a leaf, whose
-/// NaN threshold sends every value to `left + 1`, only that); every node's
-/// feature is `< num_features` (a leaf's too: a step loads it). Also checks the breadth-first shape (children after their
-/// parent, each split's children after the previous split's), which makes the
-/// nodes a tree, and that `depth` steps reach a leaf from the root.
+/// The invariant the pointer-layout kernels' unchecked loads rely on, over
+/// the whole node array: every node's `left` and `left + 1` are indices of the
+/// array, and every node's feature is `< max(num_features, 1)` (a step loads
+/// a leaf's feature too; a forest without features has only single-leaf
+/// trees, never stepped). A walk that starts at a valid index therefore only
+/// ever loads valid nodes and features, whatever the input. One pass, no
+/// branches.
+pub(crate) fn nodes_in_bounds(nodes: &[PackedNode], num_features: usize) -> bool {
+    let Ok(len) = u32::try_from(nodes.len()) else {
+        return false;
+    };
+    let limit = num_features.max(1) as u32;
+    nodes.iter().fold(true, |ok, n| {
+        ok & (n.left < len.saturating_sub(1)) & ((n.feature & FEATURE_MASK) < limit)
+    })
+}
+
+/// Checks one fast tree's shape (what rebuilding its IR and walking it
+/// correctly rely on; memory safety comes from [`nodes_in_bounds`]): its
+/// nodes `root..root + len` lie inside `nodes`; a node whose `left + 1` is
+/// itself is a leaf; every other node is a split whose two children are the
+/// next two slots not yet claimed, after itself (the breadth-first layout,
+/// which makes the nodes one tree); `depth` is below the node count (it only
+/// sets how many steps a walk takes).
 pub(crate) fn verify_pointer_tree(
     nodes: &[PackedNode],
     pt: &PackedTree,
@@ -418,48 +437,47 @@ pub(crate) fn verify_pointer_tree(
     let Some(end) = root.checked_add(len) else {
         return false;
     };
-    if len == 0 || root == 0 || end > nodes.len() {
+    if len == 0 || root == 0 || end > nodes.len() || pt.depth as usize >= len {
         return false;
     }
-    let range = root..end;
+    // Without features there can be no split.
+    if num_features == 0 && len != 1 {
+        return false;
+    }
     let mut next_child = root + 1;
-    // Breadth-first, the nodes of each level are contiguous: level `k + 1`
-    // ends where the children claimed by the end of level `k` end.
-    let (mut level, mut level_end, mut depth) = (0u32, root + 1, 0u32);
-    let nf = num_features;
     let mut ok = true;
     // Branch-free per node (leaves and splits alternate unpredictably).
-    for (i, n) in (root..end).zip(&nodes[range.clone()]) {
-        if i == level_end {
-            level += 1;
-            level_end = next_child;
-        }
+    for (i, n) in (root..end).zip(&nodes[root..end]) {
         let l = n.left as usize;
-        let f = (n.feature & FEATURE_MASK) as usize;
-        // A leaf: NaN threshold, missing goes right, steps to itself.
-        let leaf =
-            n.threshold.is_nan() & (n.feature & DEFAULT_LEFT == 0) & (l.wrapping_add(1) == i);
-        // Every step loads the node's feature, leaves included (a forest
-        // without features has only depth-0 trees, which are never stepped).
-        ok &= f < nf.max(1);
-        // A split's two children are the next two unclaimed slots.
-        ok &= leaf | ((l == next_child) & (l + 1 < end) & (f < nf));
+        let leaf = l.wrapping_add(1) == i;
+        ok &= leaf | ((l == next_child) & (l > i));
         next_child += 2 * usize::from(!leaf);
-        depth = depth.max(level * u32::from(leaf));
     }
-    let _ = &range;
-    ok && next_child == end && depth == pt.depth
+    // Every split claimed two slots inside the tree, and only those exist.
+    ok && next_child == end
 }
 
-/// Checks what the implicit-layout kernels' unchecked loads rely on, for one
-/// tree with an implicit layout: `depth <= IMPLICIT_MAX_DEPTH`, its `2^depth -
-/// 1` nodes and `2^depth` leaves lie inside the arrays, and every feature
-/// offset leaves room for all lanes of a group of `num_features` features.
+/// The invariant of the implicit-layout kernels over all implicit nodes:
+/// every feature offset leaves room for all lanes of a group of
+/// `num_features` features. One pass, no branches.
+pub(crate) fn implicit_in_bounds(imp_nodes: &[ImplicitNode], num_features: usize) -> bool {
+    let Some(limit) = num_features
+        .checked_mul(fast::LANES)
+        .and_then(|m| m.checked_sub(fast::LANES))
+        .and_then(|m| u32::try_from(m).ok())
+    else {
+        return imp_nodes.is_empty();
+    };
+    imp_nodes.iter().fold(true, |ok, n| ok & (n.fx <= limit))
+}
+
+/// Checks one tree's implicit layout, given [`implicit_in_bounds`]:
+/// `depth <= IMPLICIT_MAX_DEPTH`, and its `2^depth - 1` nodes and `2^depth`
+/// leaves lie inside the arrays.
 pub(crate) fn verify_implicit_tree(
-    imp_nodes: &[ImplicitNode],
+    imp_nodes_len: usize,
     imp_leaves_len: usize,
     pt: &PackedTree,
-    num_features: usize,
 ) -> bool {
     let Some((n0, l0)) = pt.implicit else {
         return true;
@@ -469,15 +487,7 @@ pub(crate) fn verify_implicit_tree(
         return false;
     }
     let internal = (1usize << d) - 1;
-    let (n0, l0) = (n0 as usize, l0 as usize);
-    let Some(fx_max) = num_features.checked_mul(fast::LANES) else {
-        return false;
-    };
-    n0 + internal <= imp_nodes.len()
-        && l0 + internal < imp_leaves_len
-        && imp_nodes[n0..n0 + internal]
-            .iter()
-            .all(|n| n.fx as usize + fast::LANES <= fx_max)
+    (n0 as usize) + internal <= imp_nodes_len && (l0 as usize) + internal < imp_leaves_len
 }
 
 /// One traversal step: the next packed index for value `x` at `node`.
@@ -547,10 +557,12 @@ pub(crate) mod fast {
             for _ in 0..depth {
                 for (j, i) in idx.iter_mut().enumerate() {
                     // SAFETY: after `s < depth` steps `*i < 2^(s+1) - 1 <=
-                    // internal`, and `push_implicit` stored `internal` nodes
-                    // (and as many `default_left` flags) from `n0`, so the
-                    // loads are in bounds; it also checked `fx + LANES <=
-                    // num_features * LANES <= xg.len()` for every node.
+                    // internal`, and `verify_implicit_tree` proved `n0 +
+                    // internal <= imp_nodes.len()` (`imp_default_left` has the
+                    // same length), so the loads are in bounds;
+                    // `implicit_in_bounds` proved `fx + LANES <= num_features
+                    // * LANES <= xg.len()` for every node (both checked when
+                    // the forest was packed or loaded).
                     unsafe {
                         let node = tree_nodes.get_unchecked(*i);
                         let x = *xg.get_unchecked(node.fx as usize + j);
@@ -573,12 +585,13 @@ pub(crate) mod fast {
             let mut idx = [root; LANES];
             for _ in 0..depth {
                 for (j, i) in idx.iter_mut().enumerate() {
-                    // SAFETY: `*i` starts at a fast tree's root and every step
-                    // moves to `left` or `left + 1` of a node of that tree, which
-                    // `verify_tree` proved to lie inside the tree, so `*i` is
-                    // always `< nodes.len()`. The feature index was proved
-                    // `< num_features`, so `f * LANES + j < xg.len()` (asserted
-                    // above).
+                    // SAFETY: `*i` starts at a fast tree's root, which
+                    // `verify_pointer_tree` proved `< nodes.len()`, and every
+                    // step moves to `left` or `left + 1` of the node, which
+                    // `nodes_in_bounds` proved `< nodes.len()` for every node
+                    // (checked when the forest was packed or loaded). Every
+                    // feature index was proved `< num_features`, so
+                    // `f * LANES + j < xg.len()` (asserted above).
                     unsafe {
                         let node = nodes.get_unchecked(*i as usize);
                         let f = (node.feature & FEATURE_MASK) as usize;
