@@ -58,4 +58,11 @@ cargo build --release --locked -p quercus-cli
 step "building the Python package into .venv (maturin develop --release)"
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --release --locked --quiet
 step "pytest"
-QUERCUS_BIN="$PWD/target/release/quercus" .venv/bin/python -m pytest python/tests -q
+QUERCUS_BIN="$PWD/target/release/quercus" .venv/bin/python -m pytest python/tests -q -rs \
+    2>&1 | tee target/pytest.log
+# Tests import their dependencies with pytest.importorskip; here, where every
+# pinned package was just installed, a skipped test is a missing install.
+if grep -qE '[0-9]+ skipped' target/pytest.log; then
+    echo "pytest skipped tests (see above): a dependency is missing" >&2
+    exit 1
+fi

@@ -3,7 +3,7 @@ predict schemata, checked against the Vertex REST field set and, with an
 OpenAPI 3.0 validator (openapi-schema-validator's OAS30Validator), against
 real instances and real predictions of every fixture.
 
-* XGBoost: a sample of the manifest (every 3.2.0 model in JSON and UBJSON,
+* XGBoost: every fixture of the manifest; in depth for a sample (every 3.2.0 model in JSON and UBJSON,
   and the legacy-binary files of 0.82, 1.0.2 and 2.1.4): the rows of the
   fixture's input (NaN as null, and as "NaN") and `predict`'s output per row.
 * BigQuery ML: all 12 exports: random instances drawn like the fixture cases
@@ -418,3 +418,27 @@ def test_yaml_writer_round_trips_through_pyyaml():
         text = _native.yaml_dump(json.dumps(v))
         back = yaml.safe_load(text)
         assert back == v and type(back) is type(v), (v, text, back)
+
+
+ALL_OTHER_CASES = [
+    c for c in json.loads((XGB / "manifest.json").read_text())["cases"] if c not in XGB_CASES
+]
+
+
+@pytest.mark.parametrize("case", ALL_OTHER_CASES, ids=[c["id"] for c in ALL_OTHER_CASES])
+def test_every_other_fixture_has_vertex_metadata_and_schemata(case):
+    """The rest of the manifest, lighter: the Model resource's fields, and
+    the schemata against the first rows and their predictions."""
+    model = quercus.load(XGB / case["model"])
+    md = check_metadata(model, "CUSTOM")
+    assert md["metadata"]["xgboostVersion"] == model.xgboost_version
+    inst, pred = schemata(model)
+    x = np.load(XGB / case["input"])
+    finite = np.array([r for r in x.astype(np.float64) if not np.isinf(r).any()][:5], dtype=np.float32)
+    rows = json_rows(finite, None)
+    assert rows, "no finite rows"
+    for r in rows:
+        assert inst.is_valid(r), why(inst, r)
+    assert not inst.is_valid(rows[0][:-1])
+    for p in model.predict(finite).tolist():
+        assert pred.is_valid(p), (p, why(pred, p))

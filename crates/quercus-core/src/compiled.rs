@@ -406,11 +406,7 @@ fn open_sections(
                 trees,
                 num_features,
                 slow_before: Vec::new(),
-                imp_nodes: array::<ImplicitNode>(
-                    owner,
-                    section(id::IMP_NODES)?,
-                    "implicit nodes",
-                )?,
+                imp_nodes: array::<ImplicitNode>(owner, section(id::IMP_NODES)?, "implicit nodes")?,
                 imp_default_left: array(
                     owner,
                     section(id::IMP_DEFAULT_LEFT)?,
