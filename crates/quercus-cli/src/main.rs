@@ -297,9 +297,15 @@ fn inspect(args: Args) -> Result<()> {
     }
     let path = args.model.as_ref().map(|p| p.display().to_string());
     println!("model:          {}", path.unwrap_or_default());
+    let compiled = args
+        .model
+        .as_deref()
+        .is_some_and(quercus::qpack::is_compiled_file);
     println!(
-        "format:         {} (written by XGBoost {})",
-        s.format, s.writer_version
+        "format:         {}{} (written by XGBoost {})",
+        if compiled { "compiled .qpack of " } else { "" },
+        s.format,
+        s.writer_version
     );
     println!("booster:        {}", s.booster);
     println!("objective:      {}", s.objective);

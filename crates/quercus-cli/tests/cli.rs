@@ -308,3 +308,72 @@ fn inspect_shows_the_export_schema() {
     assert_eq!(v["features"][11]["vocabulary_size"], 10);
     assert_eq!(v["num_columns"], 35);
 }
+
+#[test]
+fn compiled_model_predicts_the_same_and_a_corrupted_one_is_refused() {
+    let qpack = tmp("model.qpack");
+    let r = quercus(&["compile", MODEL, "-o", qpack.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let out = tmp("from_qpack.csv");
+    let r = quercus(&[
+        "predict",
+        qpack.to_str().unwrap(),
+        "--input",
+        "models/example/input.csv",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let want = std::fs::read_to_string(repo().join("models/example/expected.csv")).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), want);
+
+    // One flipped byte in the middle of the file: refused, naming the file
+    // and the checksum; nothing written.
+    let mut bytes = std::fs::read(&qpack).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    let bad = tmp("corrupt.qpack");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = tmp("never.csv");
+    let r = quercus(&[
+        "predict",
+        bad.to_str().unwrap(),
+        "--input",
+        "models/example/input.csv",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("checksum") && err.contains("corrupt.qpack"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // Truncated: refused too.
+    std::fs::write(&bad, &bytes[..bytes.len() - 7]).unwrap();
+    let r = quercus(&["inspect", bad.to_str().unwrap()]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("truncated"));
+}
+
+#[test]
+fn bench_reports_batch_and_one_row_figures() {
+    let r = quercus(&[
+        "bench",
+        MODEL,
+        "--batch",
+        "5000",
+        "--runs",
+        "2",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8(r.stdout).unwrap().trim()).unwrap();
+    assert!(v["rows_per_second_median"].as_f64().unwrap() > 0.0);
+    assert!(v["one_row_us_median"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["batch"], 5000);
+}

@@ -309,6 +309,12 @@ impl PyModel {
             .or_raise(py)
     }
 
+    /// Compiles the model to a `.qpack` file at `path` (atomically).
+    fn save_compiled(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let model = &self.inner;
+        py.detach(|| model.save_compiled(&path)).or_raise(py)
+    }
+
     /// True when this is a BigQuery ML export directory.
     #[getter]
     fn is_bqml(&self) -> bool {

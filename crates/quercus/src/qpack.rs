@@ -143,7 +143,7 @@ impl Model {
 }
 
 /// True when the file at `path` starts like a compiled model.
-pub(crate) fn is_compiled_file(path: &Path) -> bool {
+pub fn is_compiled_file(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 8];
     std::fs::File::open(path)
