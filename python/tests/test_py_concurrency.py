@@ -197,4 +197,7 @@ def test_memory_measurement_sees_a_copy(model28):
     m = _peak(model28, "float64")
     grown = m["after_mb"] - m["before_mb"]
     print(f"\nfloat64 X of {m['x_mb']:.0f} MB: +{grown:.1f} MB (one float32 copy is 107 MB)")
-    assert grown > 90, m
+    # A full copy is 107 MiB; peak RSS has seen as little as 81 of it on a
+    # busy CI host (pages of temporaries reused). 60 still separates a copy
+    # from the no-copy bound of 24 above.
+    assert grown > 60, m
