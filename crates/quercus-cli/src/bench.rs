@@ -69,6 +69,7 @@ pub(crate) fn bench(args: Args) -> Result<()> {
     }
     let opts = PredictOptions {
         n_threads: args.threads,
+        kernel: args.kernel,
         ..Default::default()
     };
     // Batches: cycle through the rows, `batch` at a time (repeating them when

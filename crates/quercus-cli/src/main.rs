@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use quercus::io::{Columns, read_input, read_instances, write_output, write_predictions};
 use quercus::{
-    BqmlModel, BqmlOptions, FeatureMatrix, LoadOptions, Model, OutputFormat, PredictOptions,
+    BqmlModel, BqmlOptions, FeatureMatrix, Kernel, LoadOptions, Model, OutputFormat, PredictOptions,
 };
 
 const USAGE: &str = "\
@@ -20,7 +20,7 @@ USAGE:
     quercus inspect MODEL [--json | --vertex] [--legacy-summation]
     quercus predict MODEL --input IN --output OUT [OPTIONS]
     quercus compile MODEL --output OUT.qpack [--legacy-summation]
-    quercus bench MODEL [--input X] [--batch N] [--threads N] [--runs R] [--json]
+    quercus bench MODEL [--input X] [--batch N] [--threads N] [--kernel K] [--runs R] [--json]
     quercus vertex upload-request MODEL -o DIR [--display-name N] [--model-id ID |
                    --parent-model NAME] [--artifact-uri gs://...] [--image-uri URI]
                    [--schemata-uri DIR] [--labels k=v,...] [--aliases a,b]
@@ -73,6 +73,8 @@ PREDICT OPTIONS:
     --missing V              treat V as missing, in addition to NaN
     --iteration-range A:B    use boosting rounds A..B only (B = 0: to the end)
     --threads N              threads to use (default: all cores for big inputs)
+    --kernel K               auto (default), reference, interleaved or avx512;
+                             all give identical results (also for bench)
     --legacy-summation       reproduce the writing XGBoost version's arithmetic
                              exactly (summation order, base score, sigmoid)
     --bigquery-format        (BigQuery ML exports) write BigQuery ML.PREDICT's
@@ -172,6 +174,7 @@ pub(crate) struct Args {
     pub(crate) bigquery_format: bool,
     pub(crate) batch: Option<usize>,
     pub(crate) runs: Option<usize>,
+    pub(crate) kernel: Kernel,
 }
 
 impl Args {
@@ -228,6 +231,14 @@ impl Args {
                     a.iteration_range = Some(parsed.ok_or_else(|| {
                         usage(format!("--iteration-range: `{v}` is not BEGIN:END"))
                     })?);
+                }
+                "--kernel" => {
+                    let v = value(flag)?;
+                    a.kernel = Kernel::from_name(&v).ok_or_else(|| {
+                        usage(format!(
+                            "--kernel: `{v}` is not one of auto, reference, interleaved, avx512"
+                        ))
+                    })?;
                 }
                 "--threads" => {
                     let v = value(flag)?;
@@ -381,7 +392,7 @@ fn predict(args: Args) -> Result<()> {
         missing: args.missing.unwrap_or(f32::NAN),
         iteration_range: args.iteration_range,
         n_threads: args.threads,
-        ..PredictOptions::default()
+        kernel: args.kernel,
     };
     let preds = model.predict(&x, &opts)?;
     write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;

@@ -377,3 +377,37 @@ fn bench_reports_batch_and_one_row_figures() {
     assert!(v["one_row_us_median"].as_f64().unwrap() > 0.0);
     assert_eq!(v["batch"], 5000);
 }
+
+#[test]
+fn every_kernel_predicts_the_same_bytes() {
+    let kernels = ["auto", "reference", "interleaved", "avx512"];
+    let mut outputs = Vec::new();
+    for k in kernels {
+        let out = tmp(&format!("kernel-{k}.csv"));
+        let r = quercus(&[
+            "predict",
+            MODEL,
+            "--input",
+            "models/example/input.csv",
+            "--output",
+            out.to_str().unwrap(),
+            "--kernel",
+            k,
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        if k == "avx512" && !r.status.success() {
+            // A CPU without AVX-512: a clear error, not a silent fallback.
+            assert!(err.contains("needs a CPU feature"), "{err}");
+            continue;
+        }
+        assert!(r.status.success(), "{k}: {err}");
+        outputs.push((k, std::fs::read(&out).unwrap()));
+    }
+    let want = std::fs::read(repo().join("models/example/expected.csv")).unwrap();
+    for (k, got) in outputs {
+        assert_eq!(got, want, "kernel {k}");
+    }
+    let r = quercus(&["bench", MODEL, "--kernel", "fastest"]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("--kernel: `fastest`"));
+}

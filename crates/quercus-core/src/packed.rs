@@ -525,6 +525,105 @@ pub(crate) mod fast {
         }
     }
 
+    /// Walks levels `levels` of the implicit tree whose nodes start at
+    /// `n0` for the `L` rows of a lane-major group (`xg[c * L + j]`):
+    /// `idx[j]` is row `j`'s tree-local node on level `levels.start` and
+    /// becomes its node on level `levels.end`.
+    ///
+    /// The caller must ensure `n0` starts an implicit tree of depth `>=
+    /// levels.end` that passed `verify_implicit_tree`, `idx[j] < 2^(s+1) -
+    /// 1` for `s = levels.start` (a node of that level or above), and
+    /// `xg.len() >= p.num_features * L`.
+    #[inline(always)]
+    pub(crate) unsafe fn implicit_steps<const L: usize, const NAN: bool>(
+        p: &PackedForest,
+        n0: u32,
+        levels: std::ops::Range<u32>,
+        idx: &mut [usize; L],
+        xg: &[f32],
+    ) {
+        const { assert!(L.is_multiple_of(LANES) && L > 0) };
+        let tree_nodes = &p.imp_nodes[n0 as usize..];
+        let default_left = &p.imp_default_left[n0 as usize..];
+        for _ in levels {
+            for (j, i) in idx.iter_mut().enumerate() {
+                // SAFETY: before step `s` (0-based level) `*i < 2^(s+1) - 1`,
+                // which is `<= internal` for `s < depth`, and
+                // `verify_implicit_tree` proved `n0 + internal <=
+                // imp_nodes.len()` (`imp_default_left` has the same length),
+                // so the loads are in bounds; `implicit_in_bounds` proved
+                // `fx + LANES <= num_features * LANES` for every node (both
+                // checked when the forest was packed or loaded), so `fx * (L
+                // / LANES) + j < num_features * L <= xg.len()` (the caller's
+                // contract).
+                unsafe {
+                    let node = tree_nodes.get_unchecked(*i);
+                    let x = *xg.get_unchecked(node.fx as usize * (L / LANES) + j);
+                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                    let mut right = !(x < node.threshold);
+                    if NAN {
+                        right &= !(x.is_nan() & (*default_left.get_unchecked(*i) != 0));
+                    }
+                    *i = 2 * *i + 1 + usize::from(right);
+                }
+            }
+        }
+    }
+
+    /// The leaf values fast tree `t` gives the `L` rows of a lane-major
+    /// group (`xg[c * L + j]` is feature `c` of row `j`; `L` a multiple of
+    /// [`LANES`]), walking the rows together: the implicit layout when the
+    /// tree has one, else the pointer layout.
+    ///
+    /// The caller must ensure `t` is `fast` and `xg.len() >= p.num_features
+    /// * L` (the unchecked loads rely on both).
+    #[inline(always)]
+    pub(crate) unsafe fn tree_values<const L: usize, const NAN: bool>(
+        p: &PackedForest,
+        t: &super::PackedTree,
+        xg: &[f32],
+    ) -> [f32; L] {
+        const { assert!(L.is_multiple_of(LANES) && L > 0) };
+        let mut v = [0.0f32; L];
+        if let Some((n0, l0)) = t.implicit {
+            // `depth` steps from slot 0, each to `2i + 1` or `2i + 2`.
+            let internal = (1usize << t.depth) - 1;
+            let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
+            let mut idx = [0usize; L];
+            // SAFETY: `t` has an implicit layout, every index starts at 0,
+            // `xg` is long enough (the caller's contract).
+            unsafe { implicit_steps::<L, NAN>(p, n0, 0..t.depth, &mut idx, xg) };
+            for (v, &i) in v.iter_mut().zip(&idx) {
+                *v = leaves[i - internal];
+            }
+            return v;
+        }
+        let nodes: &[PackedNode] = &p.nodes;
+        let mut idx = [t.root; L];
+        for _ in 0..t.depth {
+            for (j, i) in idx.iter_mut().enumerate() {
+                // SAFETY: `*i` starts at a fast tree's root, which
+                // `verify_pointer_tree` proved `< nodes.len()`, and every
+                // step moves to `left` or `left + 1` of the node, which
+                // `nodes_in_bounds` proved `< nodes.len()` for every node
+                // (checked when the forest was packed or loaded). Every
+                // feature index was proved `< num_features`, so `f * L + j <
+                // xg.len()` (the caller's contract).
+                unsafe {
+                    let node = nodes.get_unchecked(*i as usize);
+                    let f = (node.feature & FEATURE_MASK) as usize;
+                    *i = step_n::<NAN>(node, *xg.get_unchecked(f * L + j));
+                }
+            }
+        }
+        for (v, &i) in v.iter_mut().zip(&idx) {
+            // SAFETY: `i` is a node index of a fast tree (see above);
+            // `leaf_value` has one entry per node.
+            *v = unsafe { *p.leaf_value.get_unchecked(i as usize) };
+        }
+        v
+    }
+
     /// Adds the leaf values of trees `trees` to the [`LANES`] rows of one
     /// lane-major group: `xg[c * LANES + j]` is feature `c` of row `j`
     /// (`xg.len() == num_features * LANES`), `acc[j * g + o]` is output `o` of
@@ -545,94 +644,25 @@ pub(crate) mod fast {
         assert!(xg.len() >= p.num_features * LANES && acc.len() >= k * g && k <= LANES);
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
-        let nodes: &[PackedNode] = &p.nodes;
-        // The implicit layout: `depth` steps from slot 0, each to `2i + 1` or
-        // `2i + 2`; returns the reached leaf's value per lane.
-        let walk_implicit = |n0: u32, l0: u32, depth: u32| -> [f32; LANES] {
-            let tree_nodes = &p.imp_nodes[n0 as usize..];
-            let default_left = &p.imp_default_left[n0 as usize..];
-            let internal = (1usize << depth) - 1;
-            let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
-            let mut idx = [0usize; LANES];
-            for _ in 0..depth {
-                for (j, i) in idx.iter_mut().enumerate() {
-                    // SAFETY: after `s < depth` steps `*i < 2^(s+1) - 1 <=
-                    // internal`, and `verify_implicit_tree` proved `n0 +
-                    // internal <= imp_nodes.len()` (`imp_default_left` has the
-                    // same length), so the loads are in bounds;
-                    // `implicit_in_bounds` proved `fx + LANES <= num_features
-                    // * LANES <= xg.len()` for every node (both checked when
-                    // the forest was packed or loaded).
-                    unsafe {
-                        let node = tree_nodes.get_unchecked(*i);
-                        let x = *xg.get_unchecked(node.fx as usize + j);
-                        #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                        let mut right = !(x < node.threshold);
-                        if NAN {
-                            right &= !(x.is_nan() & (*default_left.get_unchecked(*i) != 0));
-                        }
-                        *i = 2 * *i + 1 + usize::from(right);
-                    }
-                }
-            }
-            let mut v = [0.0f32; LANES];
-            for (v, &i) in v.iter_mut().zip(&idx) {
-                *v = leaves[i - internal];
-            }
-            v
-        };
-        let walk = |root: u32, depth: u32| -> [u32; LANES] {
-            let mut idx = [root; LANES];
-            for _ in 0..depth {
-                for (j, i) in idx.iter_mut().enumerate() {
-                    // SAFETY: `*i` starts at a fast tree's root, which
-                    // `verify_pointer_tree` proved `< nodes.len()`, and every
-                    // step moves to `left` or `left + 1` of the node, which
-                    // `nodes_in_bounds` proved `< nodes.len()` for every node
-                    // (checked when the forest was packed or loaded). Every
-                    // feature index was proved `< num_features`, so
-                    // `f * LANES + j < xg.len()` (asserted above).
-                    unsafe {
-                        let node = nodes.get_unchecked(*i as usize);
-                        let f = (node.feature & FEATURE_MASK) as usize;
-                        *i = step_n::<NAN>(node, *xg.get_unchecked(f * LANES + j));
-                    }
-                }
-            }
-            idx
-        };
         if g == 1 {
             let mut s = [0.0f32; LANES];
             s[..k].copy_from_slice(&acc[..k]);
             for t in meta {
-                if let Some((n0, l0)) = t.implicit {
-                    let v = walk_implicit(n0, l0, t.depth);
-                    for (sj, v) in s.iter_mut().zip(v) {
-                        *sj += v;
-                    }
-                    continue;
-                }
-                let idx = walk(t.root, t.depth);
-                for (sj, &i) in s.iter_mut().zip(&idx) {
-                    // SAFETY: `i` is a node index of a fast tree (see `walk`);
-                    // `leaf_value` has one entry per node.
-                    *sj += unsafe { *p.leaf_value.get_unchecked(i as usize) };
+                // SAFETY: every tree is fast and `xg` is long enough (both
+                // asserted above).
+                let v = unsafe { tree_values::<LANES, NAN>(p, t, xg) };
+                for (sj, v) in s.iter_mut().zip(v) {
+                    *sj += v;
                 }
             }
             acc[..k].copy_from_slice(&s[..k]);
         } else {
             for (t, meta) in trees.zip(meta) {
                 let o = outputs[t] as usize;
-                if let Some((n0, l0)) = meta.implicit {
-                    let v = walk_implicit(n0, l0, meta.depth);
-                    for (j, &v) in v.iter().enumerate().take(k) {
-                        acc[j * g + o] += v;
-                    }
-                    continue;
-                }
-                let idx = walk(meta.root, meta.depth);
-                for (j, &i) in idx.iter().enumerate().take(k) {
-                    acc[j * g + o] += p.leaf_value[i as usize];
+                // SAFETY: as above.
+                let v = unsafe { tree_values::<LANES, NAN>(p, meta, xg) };
+                for (j, &v) in v.iter().enumerate().take(k) {
+                    acc[j * g + o] += v;
                 }
             }
         }

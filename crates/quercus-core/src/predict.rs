@@ -40,8 +40,12 @@ pub enum Kernel {
     /// The portable packed kernel: eight rows walked through a tree at once
     /// (one row: eight trees at once), trees in cache-sized blocks.
     Interleaved,
-    /// [`Kernel::Interleaved`] with sixteen rows per AVX-512F vector
-    /// (x86-64 only; an error where the CPU lacks AVX-512F).
+    /// AVX-512 (F and CD; x86-64 only, an error where the CPU lacks them):
+    /// sixteen rows at once; trees of depth at most 6 with the implicit
+    /// layout are evaluated by vector compares of every node and 64-bit leaf
+    /// sets per row (QuickScorer-style), other trees walked as in
+    /// [`Kernel::Interleaved`]. Opt-in: [`Kernel::Auto`] does not pick it
+    /// (no faster than [`Kernel::Interleaved`] where measured).
     Avx512,
 }
 
@@ -93,8 +97,8 @@ impl Kernel {
                 let forced = *FORCED.get_or_init(|| {
                     std::env::var("QUERCUS_FORCE_SCALAR").is_ok_and(|v| v != "0" && !v.is_empty())
                 });
-                // The AVX-512 gather kernel measured 2.5x slower than the
-                // portable one on AVX-512 Xeons (BENCHMARKS.md): never chosen
+                // The AVX-512 kernel measured no faster than the portable one
+                // on an AVX-512 Xeon (BENCHMARKS.md): never chosen
                 // automatically.
                 Ok(if forced {
                     Kernel::Reference
@@ -110,12 +114,12 @@ impl Kernel {
     }
 }
 
-/// AVX-512F, detected once.
+/// AVX-512F and AVX-512CD, detected once.
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+        *HAS.get_or_init(crate::arch::x86_64::avx512::supported)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -308,10 +312,10 @@ impl<'f> Plan<'f> {
         };
         Ok(Plan {
             mode,
-            trees,
             width,
             missing: opts.missing,
             objective: forest.objective(),
+            trees,
             kernel: opts.kernel.resolve()?,
         })
     }
@@ -625,12 +629,12 @@ fn sum_fast(
     wide: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if wide && crate::arch::x86_64::avx512::fits(packed) {
+    if wide {
         use crate::arch::x86_64::avx512;
         let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
             // SAFETY: `wide` is set only for `Kernel::Avx512`, which
-            // `Kernel::resolve` grants only when the CPU has AVX-512F; `fits`
-            // was checked above.
+            // `Kernel::resolve` grants only when the CPU has AVX-512F and
+            // AVX-512CD.
             unsafe {
                 if nan {
                     avx512::group::<true>(packed, trees, &packed.tree_outputs, xg, a, g, k)
