@@ -4,7 +4,9 @@ its strides) or the three arrays of a CSR matrix.
 
 Values follow XGBoost's own conversion: float64 and integers are rounded to the
 nearest float32, NaN (and a null in pandas or Arrow) is missing, and a pandas
-``category`` column or an Arrow dictionary column contributes its integer codes.
+``category`` column or an Arrow dictionary column contributes its integer codes,
+re-coded by category to the model's training categories when the model stores
+them (XGBoost 3.1+).
 """
 
 from __future__ import annotations
@@ -176,16 +178,48 @@ def _check_categorical(name: str, j: int, is_cat: bool, feature_types: Sequence[
         )
 
 
+def _recode(codes: np.ndarray, categories: Sequence[Any], trained: Sequence[Any], name: str) -> np.ndarray:
+    """A categorical column's codes (``-1`` = missing) re-coded from the
+    column's own ``categories`` to the model's training categories, by
+    category, as XGBoost 3.1+ does."""
+    strings = isinstance(trained[0], str)
+    position = {v: k for k, v in enumerate(trained)}
+    table = np.full(len(categories) + 1, np.nan, dtype=np.float32)  # last: missing
+    for k, v in enumerate(categories):
+        if isinstance(v, str) != strings:
+            raise InputTypeError(
+                f"column {name!r} has {'text' if isinstance(v, str) else 'numeric'} categories; "
+                f"the model was trained with {'text' if strings else 'numeric'} ones"
+            )
+        table[k] = position.get(v if strings else float(v), -1)
+    out = table[np.where(codes < 0, len(categories), codes)]
+    unseen = out == -1
+    if unseen.any():
+        row = int(np.argmax(unseen))
+        raise InputError(
+            f"row {row}: column {name!r} has category {_fmt_value(categories[codes[row]])}, "
+            f"which the model was not trained with (it knows {len(trained)}: "
+            f"{_names([str(t) for t in trained])})"
+        )
+    return out
+
+
 def from_pandas(df: Any, model: Any, validate: bool) -> np.ndarray:
     pd = _module("pandas")
     names = [str(c) for c in df.columns]
     order = _match_columns(names, model.feature_names or [], model.num_features, validate, "the DataFrame")
     types = model.feature_types or []
+    trained = model.categories or []
     out = np.empty((len(df), len(order)), dtype=np.float32, order="F")
     for j, i in enumerate(order):
         col = df.iloc[:, i]
-        _check_categorical(names[i], j, isinstance(col.dtype, pd.CategoricalDtype), types, validate)
-        out[:, j] = _column_f32(col, names[i], col.dtype)
+        is_cat = isinstance(col.dtype, pd.CategoricalDtype)
+        _check_categorical(names[i], j, is_cat, types, validate)
+        if is_cat and j < len(trained) and trained[j]:
+            codes = np.asarray(col.cat.codes)
+            out[:, j] = _recode(codes, list(col.cat.categories), trained[j], names[i])
+        else:
+            out[:, j] = _column_f32(col, names[i], col.dtype)
     return out
 
 
@@ -231,9 +265,16 @@ def from_arrow(obj: Any, model: Any, validate: bool) -> np.ndarray:
     order = _match_columns(names, model.feature_names or [], model.num_features, validate, "the Arrow table")
     types = model.feature_types or []
     out = np.empty((obj.num_rows, len(order)), dtype=np.float32, order="F")
+    trained = model.categories or []
     for j, i in enumerate(order):
-        values, is_cat = _arrow_column_f32(obj.column(i), names[i])
+        column = obj.column(i)
+        values, is_cat = _arrow_column_f32(column, names[i])
         _check_categorical(names[i], j, is_cat, types, validate)
+        if is_cat and j < len(trained) and trained[j]:
+            if isinstance(column, pa.ChunkedArray):
+                column = column.unify_dictionaries().combine_chunks()
+            codes = np.where(np.isnan(values), -1, values).astype(np.int64)
+            values = _recode(codes, column.dictionary.to_pylist(), trained[j], names[i])
         out[:, j] = values
     return out
 

@@ -273,6 +273,19 @@ class Model:
         return self._native.feature_types or None
 
     @property
+    def categories(self) -> Optional[List[Optional[Union[List[str], List[float]]]]]:
+        """The categories each categorical feature was trained with, in code
+        order (a category's code is its position), ``None`` for other
+        features; ``None`` when the model stores none. XGBoost 3.1+ saves them
+        when trained on named categories (a pandas ``category`` column), and
+        Quercus then re-codes such columns by category, as XGBoost does: a
+        DataFrame whose categories are ordered differently, or are a subset,
+        predicts the same. A category the model was not trained with, in a
+        row, is an :class:`InputError` (XGBoost 3.2 silently keeps the
+        DataFrame's code for it, which names another category)."""
+        return self._native.categories or None
+
+    @property
     def objective(self) -> str:
         """The objective, as stored (``reg:linear`` stays ``reg:linear``)."""
         return self._native.objective

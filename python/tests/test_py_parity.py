@@ -119,6 +119,85 @@ def test_categorical_dataframe_matches_xgboost(tmp_path):
     assert_same_bits(model.predict(codes, output_margin=True), want_m)
 
 
+@pytest.mark.parametrize("fmt", ["json", "ubj"])
+def test_dataframe_categories_are_recoded_by_category(fmt, tmp_path):
+    """XGBoost 3.1+ stores the training categories and re-codes a DataFrame's
+    categorical columns by category, not by their position in the column's
+    own categories. Quercus must give the same numbers, also after a
+    compile to .qpack."""
+    pd = pytest.importorskip("pandas")
+    if tuple(int(p) for p in xgb.__version__.split(".")[:2]) < (3, 1):
+        pytest.skip("categories are stored since XGBoost 3.1")
+    rng = np.random.default_rng(12)
+    n = 1500
+    colors = ["blue", "green", "red", "grey"]
+    df = pd.DataFrame(
+        {
+            "color": pd.Categorical(rng.choice(colors, size=n)),
+            "x": rng.normal(size=n).astype(np.float32),
+            "size": pd.Categorical(rng.choice([10, 20, 30, 40], size=n)),
+        }
+    )
+    y = (
+        (df["color"] == "red") * 1.0
+        + (df["color"] == "green") * 2.0
+        + df["x"] * 0.3
+        + (df["size"].astype(int) > 20) * 0.5
+    ).to_numpy(dtype=np.float32)
+    booster = xgb.train(
+        dict(tree_method="hist", max_cat_to_onehot=1, max_depth=4),
+        xgb.DMatrix(df, label=y, enable_categorical=True),
+        15,
+    )
+    path = tmp_path / f"cat.{fmt}"
+    booster.save_model(str(path))
+    model = quercus.load(path)
+    assert model.categories == [sorted(colors), None, [10.0, 20.0, 30.0, 40.0]]
+    compiled = tmp_path / "cat.qpack"
+    model.save_compiled(compiled)
+    reopened = quercus.load(compiled)
+    assert reopened.categories == model.categories
+
+    rows = rng.integers(0, 4, size=(300, 2))
+    x = rng.normal(size=300).astype(np.float32)
+    # The same rows, categories declared in other orders, one a subset.
+    for color_cats, size_cats in [
+        (sorted(colors), [10, 20, 30, 40]),
+        (["red", "grey", "blue", "green"], [40, 30, 20, 10]),
+        (["green", "red", "blue", "grey", "purple"], [20, 10, 40, 30]),
+    ]:
+        test = pd.DataFrame(
+            {
+                "color": pd.Categorical([colors[i] for i in rows[:, 0]], categories=color_cats),
+                "x": x,
+                "size": pd.Categorical([[10, 20, 30, 40][i] for i in rows[:, 1]], categories=size_cats),
+            }
+        )
+        test.loc[test.index[:5], "color"] = np.nan
+        want = booster.inplace_predict(test, predict_type="margin")
+        for m in (model, reopened):
+            assert_same_bits(m.predict(test, output_margin=True), want)
+        pa = pytest.importorskip("pyarrow")
+        assert_same_bits(model.predict(pa.Table.from_pandas(test), output_margin=True), want)
+    subset = test[test["color"].isin(["red", "green"])].copy()
+    subset["color"] = subset["color"].cat.remove_unused_categories()
+    assert list(subset["color"].cat.categories) != sorted(colors)
+    want = booster.inplace_predict(subset, predict_type="margin")
+    assert_same_bits(model.predict(subset, output_margin=True), want)
+
+    # A category the model never saw, in a row: an error naming row and value
+    # (XGBoost 3.2 keeps the column's own code, another category's).
+    bad = test.copy()
+    bad.loc[bad.index[7], "color"] = "purple"
+    with pytest.raises(quercus.InputError, match=r"row 7: column 'color' has category 'purple'"):
+        model.predict(bad)
+    # Text categories where the model has numeric ones.
+    wrong = test.copy()
+    wrong["size"] = pd.Categorical([str(v) for v in wrong["size"]])
+    with pytest.raises(quercus.InputTypeError, match="column 'size' has text categories"):
+        model.predict(wrong)
+
+
 def _fixture_cases():
     manifest = FIXTURES / "manifest.json"
     if not manifest.exists():

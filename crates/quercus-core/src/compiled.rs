@@ -28,8 +28,8 @@ use std::sync::Arc;
 use crate::buf::{Buf, Pod, StableBytes, as_bytes};
 use crate::error::{Error, Result};
 use crate::forest::{
-    Booster, CategoryOutOfRange, CategorySet, FeatureType, Forest, LinearModel, Node, Semantics,
-    Summation, Tree,
+    Booster, Categories, CategoryOutOfRange, CategorySet, FeatureType, Forest, LinearModel, Node,
+    Semantics, Summation, Tree,
 };
 use crate::objective::{Objective, Sigmoid};
 use crate::packed::{
@@ -56,6 +56,8 @@ mod id {
     pub const IMP_LEAVES: u32 = 8;
     pub const IR_TREES: u32 = 9;
     pub const EXTRA: u32 = 10;
+    /// Optional: training categories (absent when the model has none).
+    pub const CATEGORIES: u32 = 11;
 }
 
 const FLAG_FAST: u32 = 1;
@@ -139,7 +141,30 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
             }
         }
     }
-    let sections: Vec<(u32, &[u8])> = vec![
+    let mut cats = Writer::default();
+    if !forest.categories().is_empty() {
+        cats.u32(forest.categories().len() as u32);
+        for c in forest.categories() {
+            match c {
+                None => cats.u8(0),
+                Some(Categories::Strings(v)) => {
+                    cats.u8(1);
+                    cats.u32(v.len() as u32);
+                    for s in v {
+                        cats.str(s);
+                    }
+                }
+                Some(Categories::Numbers(v)) => {
+                    cats.u8(2);
+                    cats.u32(v.len() as u32);
+                    for x in v {
+                        cats.u64(x.to_bits());
+                    }
+                }
+            }
+        }
+    }
+    let mut sections: Vec<(u32, &[u8])> = vec![
         (id::META, &meta.0),
         (id::NODES, as_bytes(&p.nodes)),
         (id::LEAF_VALUE, as_bytes(&p.leaf_value)),
@@ -151,6 +176,9 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
         (id::IR_TREES, &ir.0),
         (id::EXTRA, extra),
     ];
+    if !cats.0.is_empty() {
+        sections.push((id::CATEGORIES, &cats.0));
+    }
     let mut out = vec![0u8; HEADER + sections.len() * 24];
     let mut table = Vec::new();
     for (sid, bytes) in &sections {
@@ -447,6 +475,37 @@ fn open_sections(
             )?
         }
         v => return Err(m.bad(format!("booster kind {v}"))),
+    };
+    let forest = match sections.get(&id::CATEGORIES) {
+        None => forest,
+        Some(&(off, len)) => {
+            let mut r = Reader::new(&bytes[off..off + len], off);
+            let n = r.count(1)?;
+            let mut cats = Vec::with_capacity(n);
+            for _ in 0..n {
+                cats.push(match r.u8()? {
+                    0 => None,
+                    1 => {
+                        let k = r.count(4)?;
+                        Some(Categories::Strings(
+                            (0..k).map(|_| r.str()).collect::<Result<_>>()?,
+                        ))
+                    }
+                    2 => {
+                        let k = r.count(8)?;
+                        Some(Categories::Numbers(
+                            (0..k)
+                                .map(|_| r.u64().map(f64::from_bits))
+                                .collect::<Result<_>>()?,
+                        ))
+                    }
+                    v => return Err(r.bad(format!("category kind {v}"))),
+                });
+            }
+            forest
+                .with_categories(cats)
+                .map_err(|e| e.with_offset(off as u64))?
+        }
     };
     Ok((forest, extra))
 }

@@ -346,6 +346,35 @@ pub enum FeatureType {
     Categorical,
 }
 
+/// The categories a categorical feature was trained with, in training order:
+/// a category's code (the value the model's splits look up) is its position.
+/// XGBoost 3.1+ stores them (`cats`) when the training data had named
+/// categories (a pandas `category` column, an Arrow dictionary), and re-codes
+/// such inputs by category at prediction time.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Categories {
+    /// Text categories.
+    Strings(Vec<String>),
+    /// Numeric categories.
+    Numbers(Vec<f64>),
+}
+
+impl Categories {
+    /// Number of categories.
+    pub fn len(&self) -> usize {
+        match self {
+            Categories::Strings(v) => v.len(),
+            Categories::Numbers(v) => v.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A tree ensemble: trees, the output column each one adds to, DART weights and
 /// the boosting-round boundaries.
 #[derive(Clone, Debug, PartialEq)]
@@ -477,6 +506,8 @@ pub struct Forest {
     semantics: Semantics,
     feature_names: Vec<String>,
     feature_types: Vec<FeatureType>,
+    /// Training categories per feature (empty when the model has none).
+    categories: Vec<Option<Categories>>,
     packed: PackedForest,
     /// For a forest loaded from a compiled file: the IR of the trees the
     /// packed layout cannot describe (categorical splits, leaf vectors).
@@ -530,6 +561,7 @@ impl Forest {
             semantics: parts.semantics,
             feature_names: parts.feature_names,
             feature_types: parts.feature_types,
+            categories: Vec::new(),
             packed,
             slow_trees,
             weights,
@@ -645,6 +677,7 @@ impl Forest {
             semantics,
             feature_names,
             feature_types,
+            categories: Vec::new(),
             packed,
             slow_trees: Vec::new(),
             weights: None,
@@ -731,6 +764,37 @@ impl Forest {
     /// Feature types (empty when the model has none).
     pub fn feature_types(&self) -> &[FeatureType] {
         &self.feature_types
+    }
+
+    /// The training categories of each feature (`None` for a feature without
+    /// them); empty when the model stores none. See [`Categories`].
+    pub fn categories(&self) -> &[Option<Categories>] {
+        &self.categories
+    }
+
+    /// The forest with training categories attached: one entry per feature
+    /// (or none at all), only on categorical features.
+    pub fn with_categories(mut self, categories: Vec<Option<Categories>>) -> Result<Forest> {
+        if categories.iter().all(Option::is_none) {
+            self.categories = Vec::new();
+            return Ok(self);
+        }
+        if categories.len() != self.num_features {
+            return Err(Error::invalid_model(format!(
+                "categories for {} features but the model has {}",
+                categories.len(),
+                self.num_features
+            )));
+        }
+        for (f, c) in categories.iter().enumerate() {
+            if c.is_some() && self.feature_types.get(f) != Some(&FeatureType::Categorical) {
+                return Err(Error::invalid_model(format!(
+                    "feature {f} has training categories but is not categorical"
+                )));
+            }
+        }
+        self.categories = categories;
+        Ok(self)
     }
 
     /// The trees, or an empty slice for a linear model.

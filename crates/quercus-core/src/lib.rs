@@ -60,8 +60,8 @@ mod predict;
 pub use buf::{AlignedBytes, StableBytes};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use forest::{
-    Booster, CategoryOutOfRange, CategorySet, FeatureType, Forest, ForestParts, LinearModel,
-    MAX_CATEGORY, Node, Semantics, Summation, Tree, TreeEnsemble,
+    Booster, Categories, CategoryOutOfRange, CategorySet, FeatureType, Forest, ForestParts,
+    LinearModel, MAX_CATEGORY, Node, Semantics, Summation, Tree, TreeEnsemble,
 };
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};

@@ -8,7 +8,9 @@ use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use quercus::{BqmlOptions, FeatureMatrix, FeatureType, LoadOptions, OutputFormat, PredictOptions};
+use quercus::{
+    BqmlOptions, Categories, FeatureMatrix, FeatureType, LoadOptions, OutputFormat, PredictOptions,
+};
 
 use crate::convert::{self, Csr};
 use crate::errors::ToPyResult;
@@ -383,6 +385,24 @@ impl PyModel {
             .map(|t| match t {
                 FeatureType::Numeric => "numeric",
                 FeatureType::Categorical => "categorical",
+            })
+            .collect()
+    }
+
+    /// Training categories per feature: `None`, a list of str or a list of
+    /// float (empty when the model stores none).
+    #[getter]
+    fn categories<'py>(&self, py: Python<'py>) -> PyResult<Vec<Option<Bound<'py, PyAny>>>> {
+        self.inner
+            .forest()
+            .categories()
+            .iter()
+            .map(|c| {
+                Ok(match c {
+                    Some(Categories::Strings(v)) => Some(v.clone().into_pyobject(py)?.into_any()),
+                    Some(Categories::Numbers(v)) => Some(v.clone().into_pyobject(py)?.into_any()),
+                    _ => None,
+                })
             })
             .collect()
     }

@@ -106,7 +106,8 @@ pub(crate) fn to_forest(raw: &RawModel, opts: &LoadOptions) -> Result<Forest> {
         semantics,
         feature_names: raw.feature_names.clone(),
         feature_types,
-    })
+    })?
+    .with_categories(raw.categories.clone())
 }
 
 /// The starting margin of each output (research note §3.11, §4.4).
@@ -310,6 +311,7 @@ mod tests {
             feature_names: vec![],
             feature_types: vec![],
             attributes: BTreeMap::new(),
+            categories: vec![],
         }
     }
 

@@ -106,6 +106,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RawModel> {
         feature_names: Vec::new(),
         feature_types: Vec::new(),
         attributes,
+        categories: Vec::new(),
     })
 }
 

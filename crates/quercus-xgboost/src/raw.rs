@@ -123,4 +123,6 @@ pub(crate) struct RawModel {
     pub feature_types: Vec<String>,
     /// Learner attributes (`best_iteration`, `scikit_learn`, user attributes).
     pub attributes: BTreeMap<String, String>,
+    /// 3.1+ `cats`: training categories per feature (empty when absent).
+    pub categories: Vec<Option<quercus_core::Categories>>,
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use quercus_core::{Error, Result};
+use quercus_core::{Categories, Error, Result};
 
 use crate::raw::{RawBooster, RawModel, RawTree, Version};
 use crate::value::Value;
@@ -73,6 +73,23 @@ pub(crate) fn model_from_value(doc: &Value) -> Result<RawModel> {
         }
     };
 
+    // 3.1+: the training categories, inside the gbtree model.
+    let tree_model = match name {
+        "gbtree" => Some((opt(gb, "model"), format!("{gb_path}/model"))),
+        "dart" => Some((
+            opt(gb, "gbtree").and_then(|g| opt(g, "model")),
+            format!("{gb_path}/gbtree/model"),
+        )),
+        _ => None,
+    };
+    let categories = match tree_model {
+        Some((Some(model), path)) => match opt(model, "cats") {
+            Some(cats) => read_cats(cats, &format!("{path}/cats"))?,
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+
     Ok(RawModel {
         version,
         num_feature,
@@ -86,7 +103,70 @@ pub(crate) fn model_from_value(doc: &Value) -> Result<RawModel> {
         feature_names,
         feature_types,
         attributes,
+        categories,
     })
+}
+
+/// The `cats` object at `path` (3.1+, research note §1.9): per feature, its
+/// training categories in code order; `enc[f]` is `{"offsets", "values"}`
+/// (UTF-8 bytes, `offsets` with one entry more than there are strings) or
+/// `{"type", "values"}` (numbers). An empty entry is a feature without
+/// categories.
+fn read_cats(cats: &Value, path: &str) -> Result<Vec<Option<Categories>>> {
+    let enc_path = format!("{path}/enc");
+    let Some(enc) = opt(cats, "enc") else {
+        return Ok(Vec::new());
+    };
+    let items = enc
+        .as_array()
+        .ok_or_else(|| wrong_type("an array", enc, &enc_path))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(f, e)| {
+            let ep = format!("{enc_path}/{f}");
+            let values = req(e, "values", &ep)?;
+            let vp = format!("{ep}/values");
+            let Some(offsets) = opt(e, "offsets") else {
+                let numbers = values
+                    .to_f64_vec()
+                    .ok_or_else(|| wrong_type("an array of numbers", values, &vp))?;
+                return Ok((!numbers.is_empty()).then_some(Categories::Numbers(numbers)));
+            };
+            let op = format!("{ep}/offsets");
+            let offsets = i64s(offsets, &op)?;
+            let bytes = i64s(values, &vp)?
+                .into_iter()
+                .map(|b| u8::try_from(b).map_err(|_| out_of_range(b, "byte").with_field(&vp)))
+                .collect::<Result<Vec<u8>>>()?;
+            if offsets.is_empty() {
+                return Ok(None);
+            }
+            let sane = offsets[0] == 0
+                && offsets.windows(2).all(|w| w[0] <= w[1])
+                && offsets.last() == Some(&(bytes.len() as i64));
+            if !sane {
+                return Err(Error::invalid_model(format!(
+                    "string offsets do not cover the {} bytes of the categories in order",
+                    bytes.len()
+                ))
+                .with_field(op));
+            }
+            offsets
+                .windows(2)
+                .enumerate()
+                .map(|(i, w)| {
+                    std::str::from_utf8(&bytes[w[0] as usize..w[1] as usize])
+                        .map(str::to_owned)
+                        .map_err(|_| {
+                            Error::invalid_model(format!("category {i} is not UTF-8"))
+                                .with_field(&vp)
+                        })
+                })
+                .collect::<Result<Vec<String>>>()
+                .map(|s| Some(Categories::Strings(s)))
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -552,6 +632,50 @@ mod tests {
                 trees, weight_drop, ..
             } => (trees, weight_drop.as_ref()),
             RawBooster::Linear { .. } => panic!("linear"),
+        }
+    }
+
+    #[test]
+    fn training_categories_3_1() {
+        let with_cats = |cats: &str| {
+            let gb = format!(
+                r#"{{"name":"gbtree","model":{}}}"#,
+                gbtree_model(&[stump(0, "-1E0", "1E0")], &format!(r#","cats":{cats}"#))
+            );
+            read(&doc("[3,2,0]", "5E-1", "", &gb))
+        };
+        // "blue", "red" as UTF-8 bytes; feature 0 numeric (no categories).
+        let m = with_cats(
+            r#"{"enc":[{"offsets":[],"values":[]},{"offsets":[0,4,7],"values":[98,108,117,101,114,101,100]}],
+            "feature_segments":[0,0,2],"sorted_idx":[0,1]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.categories,
+            vec![
+                None,
+                Some(Categories::Strings(vec!["blue".into(), "red".into()]))
+            ]
+        );
+        let m =
+            with_cats(r#"{"enc":[{"offsets":[],"values":[]},{"type":15,"values":[10,2.5E0]}]}"#)
+                .unwrap();
+        assert_eq!(m.categories[1], Some(Categories::Numbers(vec![10.0, 2.5])));
+        // Hostile: offsets past the bytes, out of order, not UTF-8, not bytes.
+        for (cats, needle) in [
+            (r#"{"enc":[{"offsets":[0,9],"values":[98]}]}"#, "offsets"),
+            (
+                r#"{"enc":[{"offsets":[0,1,0,1],"values":[98]}]}"#,
+                "offsets",
+            ),
+            (r#"{"enc":[{"offsets":[1,1],"values":[98]}]}"#, "offsets"),
+            (r#"{"enc":[{"offsets":[0,1],"values":[255]}]}"#, "UTF-8"),
+            (r#"{"enc":[{"offsets":[0,1],"values":[256]}]}"#, "byte 256"),
+            (r#"{"enc":[{"type":15,"values":["a"]}]}"#, "numbers"),
+            (r#"{"enc":{}}"#, "an array"),
+        ] {
+            let e = with_cats(cats).unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("cats/enc"), "{cats}: {e}");
         }
     }
 

@@ -143,6 +143,24 @@ impl Value {
         })
     }
 
+    /// An array of numbers as f64 (integers exactly up to 2^53). `None` if
+    /// this is not an array or an element is not a number.
+    pub(crate) fn to_f64_vec(&self) -> Option<Vec<f64>> {
+        Some(match self {
+            Value::F64Array(v) => v.clone(),
+            Value::F32Array(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Value::Array(items) => items
+                .iter()
+                .map(|x| match x {
+                    Value::Float(f) => Some(f64::from(*f)),
+                    Value::Int(i) => Some(*i as f64),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+            other => other.to_i64_vec()?.into_iter().map(|x| x as f64).collect(),
+        })
+    }
+
     /// An array of integers as i64. Floats are not accepted. `None` if this is
     /// not an array or an element is not an integer.
     pub(crate) fn to_i64_vec(&self) -> Option<Vec<i64>> {

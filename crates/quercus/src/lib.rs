@@ -61,8 +61,8 @@ pub use registry::Registry;
 
 pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
-    Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Node, Objective,
-    PredictOptions, Predictions, Result, default_threads,
+    Categories, Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Node,
+    Objective, PredictOptions, Predictions, Result, default_threads,
 };
 pub use quercus_xgboost::{Compat, Format, LoadOptions, ModelInfo, Version};
 
