@@ -66,8 +66,10 @@ class Model:
             * a pandas DataFrame. Columns are matched to the model's
               ``feature_names`` by name and reordered as needed; a missing or
               unexpected column is an :class:`InputError`. A ``category``
-              column contributes its codes (for categorical features).
-              Nullable columns' ``NA`` is missing.
+              column contributes its codes (for categorical features),
+              re-coded by category to :attr:`categories` when the model
+              stores them (XGBoost 3.1+), as XGBoost does. Nullable columns'
+              ``NA`` is missing.
             * a pyarrow ``Table`` / ``RecordBatch``, or any object with the
               Arrow PyCapsule interface (``__arrow_c_stream__`` /
               ``__arrow_c_array__``, e.g. a polars DataFrame; needs pyarrow).
