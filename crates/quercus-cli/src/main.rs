@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use quercus::io::{Columns, read_input, read_instances, write_output, write_predictions};
 use quercus::{
-    BqmlModel, BqmlOptions, FeatureMatrix, Kernel, LoadOptions, Model, OutputFormat, PredictOptions,
+    BqmlModel, BqmlOptions, Categories, FeatureMatrix, Kernel, LoadOptions, Model, OutputFormat,
+    PredictOptions,
 };
 
 const USAGE: &str = "\
@@ -302,6 +303,7 @@ fn inspect(args: Args) -> Result<()> {
             "categorical_splits": s.categorical_splits,
             "multi_target_leaves": s.multi_target_leaves,
             "best_iteration": s.best_iteration,
+            "categories": categories_json(model.forest().categories()),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -342,10 +344,39 @@ fn inspect(args: Args) -> Result<()> {
         for i in 0..s.num_features {
             let name = s.feature_names.get(i).map_or("", String::as_str);
             let ty = s.feature_types.get(i).map_or("", String::as_str);
-            println!("  {i:>4}  {name:<24} {ty}");
+            let cats = match model.forest().categories().get(i) {
+                Some(Some(c)) => format!("  {}", brief_categories(c)),
+                _ => String::new(),
+            };
+            println!("  {i:>4}  {name:<24} {ty}{cats}");
         }
     }
     Ok(())
+}
+
+/// Training categories per feature as JSON (`null` when the model has none).
+fn categories_json(cats: &[Option<Categories>]) -> serde_json::Value {
+    if cats.is_empty() {
+        return serde_json::Value::Null;
+    }
+    cats.iter()
+        .map(|c| match c {
+            Some(Categories::Strings(v)) => serde_json::json!(v),
+            Some(Categories::Numbers(v)) => serde_json::json!(v),
+            _ => serde_json::Value::Null,
+        })
+        .collect()
+}
+
+/// `3 categories: "blue", "green", "red"` (the first eight).
+fn brief_categories(c: &Categories) -> String {
+    let shown: Vec<String> = match c {
+        Categories::Strings(v) => v.iter().take(8).map(|s| format!("{s:?}")).collect(),
+        Categories::Numbers(v) => v.iter().take(8).map(|x| x.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let more = if c.len() > shown.len() { ", ..." } else { "" };
+    format!("{} categories: {}{more}", c.len(), shown.join(", "))
 }
 
 fn predict(args: Args) -> Result<()> {

@@ -411,3 +411,31 @@ fn every_kernel_predicts_the_same_bytes() {
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("--kernel: `fastest`"));
 }
+
+#[test]
+fn inspect_shows_training_categories() {
+    // Written by XGBoost 3.1.3 from a DataFrame with integer categories 0..12
+    // in features c0 and c1 (models/gen/xgboost_models.py).
+    let r = quercus(&[
+        "inspect",
+        "models/xgboost/3.1.3/categorical.json",
+        "--json",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let cats = v["categories"].as_array().expect("categories");
+    assert_eq!(cats.len(), 5);
+    let want: Vec<serde_json::Value> = (0..12).map(|i| serde_json::json!(f64::from(i))).collect();
+    for (i, c) in cats.iter().enumerate() {
+        match i {
+            1 | 3 => assert_eq!(c.as_array().unwrap(), &want),
+            _ => assert!(c.is_null()),
+        }
+    }
+    let r = quercus(&["inspect", "models/xgboost/3.1.3/categorical.json"]);
+    let text = String::from_utf8(r.stdout).unwrap();
+    assert!(text.contains("12 categories: 0, 1, 2, 3, 4, 5, 6, 7, ..."), "{text}");
+    let r = quercus(&["inspect", MODEL, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert!(v["categories"].is_null());
+}
