@@ -416,11 +416,7 @@ fn every_kernel_predicts_the_same_bytes() {
 fn inspect_shows_training_categories() {
     // Written by XGBoost 3.1.3 from a DataFrame with integer categories 0..12
     // in features c0 and c1 (models/gen/xgboost_models.py).
-    let r = quercus(&[
-        "inspect",
-        "models/xgboost/3.1.3/categorical.json",
-        "--json",
-    ]);
+    let r = quercus(&["inspect", "models/xgboost/3.1.3/categorical.json", "--json"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     let cats = v["categories"].as_array().expect("categories");
@@ -434,7 +430,10 @@ fn inspect_shows_training_categories() {
     }
     let r = quercus(&["inspect", "models/xgboost/3.1.3/categorical.json"]);
     let text = String::from_utf8(r.stdout).unwrap();
-    assert!(text.contains("12 categories: 0, 1, 2, 3, 4, 5, 6, 7, ..."), "{text}");
+    assert!(
+        text.contains("12 categories: 0, 1, 2, 3, 4, 5, 6, 7, ..."),
+        "{text}"
+    );
     let r = quercus(&["inspect", MODEL, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert!(v["categories"].is_null());

@@ -288,24 +288,6 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io_at(dir))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename, fsync of the directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(unique(".tmp"));
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(io_at(&tmp))?;
-        f.write_all(bytes).map_err(io_at(&tmp))?;
-        f.sync_all().map_err(io_at(&tmp))?;
-        fs::rename(&tmp, path).map_err(io_at(path))?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
     s.push(b'\n');
@@ -514,7 +496,7 @@ impl Registry {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomic(&layout, &to_json(&serde_json::json!({"layout": LAYOUT})))?;
+                crate::io::write_atomic(&layout, &to_json(&serde_json::json!({"layout": LAYOUT})))?;
             }
             Err(e) => return Err(Error::io(e).with_path(&layout)),
         }
@@ -596,7 +578,7 @@ impl Registry {
 
     fn write_state(&self, s: &ModelState) -> Result<()> {
         check_invariants(s)?;
-        write_atomic(&self.model_dir(&s.model_id).join(STATE_FILE), &to_json(s))
+        crate::io::write_atomic(&self.model_dir(&s.model_id).join(STATE_FILE), &to_json(s))
     }
 
     /// Moves `path` into `tmp/` and deletes it there (the rename is atomic, so
