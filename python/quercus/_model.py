@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _convert
 from . import _native
+from .errors import OptionError
 
 _F32 = np.dtype(np.float32)
 
@@ -24,7 +25,9 @@ class Model:
     instance between threads freely; predictions of more than a few thousand
     values release the GIL, so threads predict in parallel (tiny ones keep
     it: releasing it would cost more than the prediction). A process that forks after loading (or
-    predicting) keeps working in the child.
+    predicting) keeps working in the child. A model pickles (for
+    ``multiprocessing``, joblib, ...) as its compiled form, which predicts
+    exactly the same; a BigQuery ML export does not pickle yet.
     """
 
     __slots__ = ("_native", "_path", "_numeric")
@@ -35,6 +38,17 @@ class Model:
         # Not a BigQuery ML export: a float32 numpy array can go straight
         # to the native predictor (the one-row latency path).
         self._numeric = not native.is_bqml
+
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        # Pickled as its compiled form (exactly the same predictions); a
+        # BigQuery ML export cannot be compiled yet.
+        try:
+            data = self._native.compiled_bytes()
+        except OptionError as e:
+            raise TypeError(
+                f"this model cannot be pickled ({e}); pickle its path and call quercus.load in the other process"
+            ) from e
+        return (_unpickle, (data, self._native.missing, self._path))
 
     def predict(
         self,
@@ -355,6 +369,10 @@ def _dumps(records: Any) -> str:
         return json.dumps(records, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise InputError(f"instances cannot be written as JSON: {e}") from None
+
+
+def _unpickle(data: bytes, missing: float, path: Optional[str]) -> Model:
+    return Model(_native.Model.from_bytes(data, missing=missing), path)
 
 
 def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = False) -> Model:

@@ -43,3 +43,22 @@ def test_corrupted_compiled_model_is_refused(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(quercus.ModelFormatError, match="checksum"):
         quercus.load(bad)
+
+
+def test_models_pickle_as_their_compiled_form():
+    import copy
+    import pickle
+
+    model = quercus.load(MODEL, missing=-999.0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(50, 40, size=(500, model.num_features)).astype(np.float32)
+    x[::5, 0] = -999.0  # the custom missing value must survive the trip
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        for kw in ({}, {"output_margin": True}, {"pred_leaf": True}):
+            a, b = model.predict(x, **kw), clone.predict(x, **kw)
+            assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), kw
+        assert clone.feature_names == model.feature_names
+        assert clone.objective == model.objective
+    export = next(p for p in sorted((ROOT / "models" / "bqml").iterdir()) if p.is_dir())
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(quercus.load(export))

@@ -317,6 +317,13 @@ impl PyModel {
         py.detach(|| model.save_compiled(&path)).or_raise(py)
     }
 
+    /// The compiled form of the model (`.qpack` bytes), for pickling.
+    fn compiled_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let model = &self.inner;
+        let bytes = py.detach(|| model.compile()).or_raise(py)?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     /// True when this is a BigQuery ML export directory.
     #[getter]
     fn is_bqml(&self) -> bool {
