@@ -58,7 +58,7 @@ const LEFT_MASK: [u32; 31] = {
 };
 
 /// True when this CPU runs this kernel: AVX-512F and AVX-512CD (the
-/// leading-zero count of 64-bit lanes).
+/// leading-zero count of 32-bit lanes).
 pub(crate) fn supported() -> bool {
     std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512cd")
