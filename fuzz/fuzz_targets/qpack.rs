@@ -1,14 +1,14 @@
 //! Fuzzes the compiled-model reader past its checksum: the header's magic,
-//! version, length and XXH64 are rewritten to match the input, so mutations
-//! reach the section table, the metadata and the packed trees. Any input must
-//! open or fail with a typed error; an opened model must predict with every
-//! kernel (and rebuild its IR) without panicking.
+//! version, length and XXH3-64 checksum are rewritten to match the input, so
+//! mutations reach the section table, the metadata and the packed trees. Any
+//! input must open or fail with a typed error; an opened model must predict
+//! with every kernel (and rebuild its IR) without panicking.
 #![no_main]
 
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use quercus_core::compiled::{self, MAGIC, VERSION, xxh64};
+use quercus_core::compiled::{self, MAGIC, VERSION, xxh3_64};
 use quercus_core::{AlignedBytes, FeatureMatrix, Kernel, PredictOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         let len = b.len() as u64;
         b[16..24].copy_from_slice(&len.to_le_bytes());
-        let sum = xxh64(&b[32..], 0);
+        let sum = xxh3_64(&b[32..]);
         b[24..32].copy_from_slice(&sum.to_le_bytes());
     }
     if let Ok((f, _)) = compiled::read(Arc::new(AlignedBytes::copy_from(&b))) {
