@@ -33,9 +33,10 @@ use crate::forest::{
 };
 use crate::objective::{Objective, Sigmoid};
 use crate::packed::{
-    ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds, nodes_in_bounds,
-    verify_implicit_tree, verify_pointer_tree,
+    FEATURE_MASK, ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds,
+    nodes_in_bounds, verify_implicit_tree,
 };
+use crate::verify::pointer_tree_in_bounds;
 pub use crate::xxh3::xxh3_64;
 
 /// The first bytes of every compiled file.
@@ -570,7 +571,24 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
     }
     // (Without fast trees the node array is only the unused placeholder.)
     let any_fast = p.trees.iter().any(|t| t.fast);
-    if (any_fast && !nodes_in_bounds(&p.nodes, p.num_features))
+    // The writer lays the fast trees out one after the other from slot 1.
+    // Then the per-tree check below (`pointer_tree_in_bounds`) covers every
+    // node but the placeholder, and together they prove `nodes_in_bounds`
+    // without a second pass over the nodes; otherwise it runs in full.
+    let mut next_root = 1usize;
+    for pt in p.trees.iter().filter(|t| t.fast) {
+        next_root = if pt.root as usize == next_root {
+            next_root.saturating_add(pt.len as usize)
+        } else {
+            usize::MAX
+        };
+    }
+    let placeholder_ok = p.nodes.first().is_some_and(|n| {
+        (n.left as usize) + 1 < p.nodes.len()
+            && ((n.feature & FEATURE_MASK) as usize) < p.num_features.max(1)
+    });
+    let tiled = next_root == p.nodes.len() && placeholder_ok;
+    if (any_fast && !tiled && !nodes_in_bounds(&p.nodes, p.num_features))
         || !implicit_in_bounds(&p.imp_nodes, p.num_features)
     {
         return Err(Error::invalid_model(
@@ -593,7 +611,7 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
         if !pt.fast {
             continue;
         }
-        if !verify_pointer_tree(&p.nodes, pt, p.num_features) {
+        if !pointer_tree_in_bounds(&p.nodes, pt, p.num_features) {
             return Err(bad(t, "packed nodes are out of range or not a tree"));
         }
         if !verify_implicit_tree(p.imp_nodes.len(), p.imp_leaves.len(), pt) {
@@ -605,6 +623,8 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             return Err(bad(t, "node count is inconsistent"));
         }
     }
+    // What the fast kernels' unchecked loads rely on (see above).
+    debug_assert!(!any_fast || nodes_in_bounds(&p.nodes, p.num_features));
     Ok(())
 }
 

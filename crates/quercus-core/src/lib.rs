@@ -56,6 +56,7 @@ pub mod objective;
 mod packed;
 mod parallel;
 mod predict;
+mod verify;
 mod xxh3;
 
 pub use buf::{AlignedBytes, StableBytes};
