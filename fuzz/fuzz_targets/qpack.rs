@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use quercus_core::compiled::{self, MAGIC, VERSION, xxh3_64};
+use quercus_core::compiled::{self, MAGIC, VERSION};
 use quercus_core::{AlignedBytes, FeatureMatrix, Kernel, PredictOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         b[8..12].copy_from_slice(&VERSION.to_le_bytes());
         let len = b.len() as u64;
         b[16..24].copy_from_slice(&len.to_le_bytes());
-        let sum = xxh3_64(&b[32..]);
+        let sum = compiled::checksum(&b[32..]);
         b[24..32].copy_from_slice(&sum.to_le_bytes());
     }
     if let Ok((f, _)) = compiled::read(Arc::new(AlignedBytes::copy_from(&b))) {

@@ -10,7 +10,7 @@
 //! | 8..12 | format version ([`VERSION`]) |
 //! | 12..16 | header length (64) |
 //! | 16..24 | file length |
-//! | 24..32 | XXH3-64 (seed 0, [`xxh3_64`]) of bytes `32..file length` |
+//! | 24..32 | [`checksum`] of bytes `32..file length` (XXH3-64 of the XXH3-64 of each 256 KiB) |
 //! | 32..36 | number of sections |
 //! | 36..64 | zero |
 //! | 64.. | section table: per section `id: u32, 0: u32, offset: u64, length: u64` |
@@ -24,6 +24,7 @@
 //! reference kernel, [`Forest::trees`]).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::buf::{Buf, Pod, StableBytes, as_bytes};
 use crate::error::{Error, Result};
@@ -43,9 +44,9 @@ pub use crate::xxh3::xxh3_64;
 pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
 /// The format version this build writes and reads.
 ///
-/// Version 2 (this one) replaced version 1's XXH64 checksum with XXH3-64,
-/// which hashes the file about half again as fast; version 1 files are
-/// refused with a message to recompile them.
+/// Version 2 (this one) replaced version 1's XXH64 of the whole file with
+/// [`checksum`] (XXH3-64 over 256 KiB chunks, which two threads can share);
+/// version 1 files are refused with a message to recompile them.
 pub const VERSION: u32 = 2;
 const HEADER: usize = 64;
 const ALIGN: usize = 64;
@@ -204,7 +205,7 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
         out[at + 8..at + 16].copy_from_slice(&off.to_le_bytes());
         out[at + 16..at + 24].copy_from_slice(&n.to_le_bytes());
     }
-    let sum = xxh3_64(&out[32..]);
+    let sum = checksum(&out[32..]);
     out[24..32].copy_from_slice(&sum.to_le_bytes());
     out
 }
@@ -264,19 +265,37 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
         ));
     }
     let want = u64_at(24);
-    // The checksum and the structural checks run side by side on two
-    // threads for large files (the checks are safe code: on a corrupted file
-    // they fail or pass harmlessly, and a checksum mismatch is reported first).
     let body = &bytes[32..];
     let (got, opened) = if body.len() >= PARALLEL_CHECK_BYTES {
+        // A second thread hashes chunks while this one runs the structural
+        // checks and then hashes whatever chunks are left, so the work splits
+        // evenly whether or not the other core is free (the checks are safe
+        // code: on a corrupted file they fail or pass harmlessly, and a
+        // checksum mismatch is reported first).
+        let chunks: Vec<&[u8]> = body.chunks(CHECKSUM_CHUNK).collect();
+        let sums: Vec<AtomicU64> = chunks.iter().map(|_| AtomicU64::new(0)).collect();
+        let next = AtomicUsize::new(0);
+        let hash_chunks = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = chunks.get(i) else { break };
+                sums[i].store(xxh3_64(c), Ordering::Relaxed);
+            }
+        };
         std::thread::scope(|scope| {
-            let hasher = scope.spawn(|| xxh3_64(body));
+            let helper = scope.spawn(hash_chunks);
             let opened = open_sections(&owner, bytes);
-            // A hasher that panicked (it cannot) counts as a mismatch.
-            (hasher.join().unwrap_or(!want), opened)
+            hash_chunks();
+            // Joining makes the helper's stores visible; a helper that
+            // panicked (it cannot) counts as a mismatch.
+            let got = match helper.join() {
+                Ok(()) => combine_chunk_sums(sums.iter().map(|s| s.load(Ordering::Relaxed))),
+                Err(_) => !want,
+            };
+            (got, opened)
         })
     } else {
-        (xxh3_64(body), open_sections(&owner, bytes))
+        (checksum(body), open_sections(&owner, bytes))
     };
     if want != got {
         return Err(fail(
@@ -289,8 +308,25 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
     opened
 }
 
-/// Files at least this large are checksummed on a second thread.
+/// Files at least this large are checked on two threads.
 const PARALLEL_CHECK_BYTES: usize = 512 * 1024;
+
+/// The checksum hashes the file in chunks of this many bytes (so that two
+/// threads can share the work), then hashes the chunks' hashes.
+pub const CHECKSUM_CHUNK: usize = 256 * 1024;
+
+/// The checksum stored at bytes 24..32 of a compiled file, over `body` (the
+/// file from byte 32 on): [`xxh3_64`] of the little-endian [`xxh3_64`] of
+/// each [`CHECKSUM_CHUNK`] bytes of `body` in order (the last chunk may be
+/// shorter; an empty body has no chunks).
+pub fn checksum(body: &[u8]) -> u64 {
+    combine_chunk_sums(body.chunks(CHECKSUM_CHUNK).map(xxh3_64))
+}
+
+fn combine_chunk_sums(sums: impl Iterator<Item = u64>) -> u64 {
+    let bytes: Vec<u8> = sums.flat_map(u64::to_le_bytes).collect();
+    xxh3_64(&bytes)
+}
 
 /// Everything [`read`] checks besides the header and the checksum. A file
 /// with a valid checksum can still be hostile: every count, offset and tree
@@ -946,7 +982,7 @@ mod tests {
             let mut b = bytes.clone();
             let i = 32 + (rng as usize % (b.len() - 32));
             b[i] = (rng >> 32) as u8;
-            let sum = xxh3_64(&b[32..]);
+            let sum = checksum(&b[32..]);
             b[24..32].copy_from_slice(&sum.to_le_bytes());
             if let Ok((g, _)) = open(&b) {
                 let x: Vec<f32> = (0..36).map(|i| (i % 5) as f32 * 0.5).collect();
@@ -987,9 +1023,32 @@ mod tests {
     }
 
     #[test]
-    fn the_checksum_is_xxh3_of_everything_after_it() {
+    fn the_checksum_covers_everything_after_it_in_chunks() {
         let bytes = write(&forest(5, 2, true, 6), b"meta");
         let stored = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
-        assert_eq!(stored, xxh3_64(&bytes[32..]));
+        assert!(bytes.len() - 32 < CHECKSUM_CHUNK);
+        assert_eq!(stored, xxh3_64(&xxh3_64(&bytes[32..]).to_le_bytes()));
+        // Several chunks, the last one short: the parallel path (a file of
+        // at least `PARALLEL_CHECK_BYTES`) and the definition agree.
+        let body: Vec<u8> = (0..2 * CHECKSUM_CHUNK + 1000)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let sums: Vec<u8> = body
+            .chunks(CHECKSUM_CHUNK)
+            .flat_map(|c| xxh3_64(c).to_le_bytes())
+            .collect();
+        assert_eq!(checksum(&body), xxh3_64(&sums));
+        assert_eq!(checksum(&[]), xxh3_64(&[]));
+        let big = write(&forest(5, 2, true, 6), &body);
+        assert!(big.len() >= PARALLEL_CHECK_BYTES);
+        assert!(open(&big).is_ok());
+        for at in [40, 5000, big.len() / 2, big.len() - 1] {
+            let mut b = big.clone();
+            b[at] ^= 1;
+            assert!(
+                open(&b).unwrap_err().to_string().contains("checksum"),
+                "{at}"
+            );
+        }
     }
 }
