@@ -64,7 +64,8 @@ unsafe impl Pod for u32 {}
 // SAFETY: as above.
 unsafe impl Pod for f32 {}
 
-/// A read-only array: owned, or a typed view into [`StableBytes`].
+/// A read-only array: owned, a typed view into [`StableBytes`], or computed
+/// on first use.
 pub(crate) enum Buf<T: Pod> {
     Owned(Vec<T>),
     Shared {
@@ -72,6 +73,32 @@ pub(crate) enum Buf<T: Pod> {
         offset: usize,
         len: usize,
     },
+    /// Built by a function the first time it is read (for arrays a compiled
+    /// file can leave out because they follow from the rest, and that only
+    /// rarely used paths read).
+    Lazy(Arc<Lazy<T>>),
+}
+
+/// The contents of a [`Buf::Lazy`]: a function, and its result once read.
+pub(crate) struct Lazy<T> {
+    value: std::sync::OnceLock<Vec<T>>,
+    init: Box<dyn Fn() -> Vec<T> + Send + Sync>,
+}
+
+impl<T: Pod> Buf<T> {
+    /// An array computed by `init` the first time it is read.
+    pub(crate) fn lazy(init: impl Fn() -> Vec<T> + Send + Sync + 'static) -> Buf<T> {
+        Buf::Lazy(Arc::new(Lazy {
+            value: std::sync::OnceLock::new(),
+            init: Box::new(init),
+        }))
+    }
+
+    /// True for a [`Buf::Lazy`] not read yet.
+    #[cfg(test)]
+    pub(crate) fn is_pending(&self) -> bool {
+        matches!(self, Buf::Lazy(l) if l.value.get().is_none())
+    }
 }
 
 impl<T: Pod> Buf<T> {
@@ -106,6 +133,7 @@ impl<T: Pod> Deref for Buf<T> {
                 // same address on every call; `T: Pod` accepts any bit pattern.
                 unsafe { std::slice::from_raw_parts(bytes.as_ptr().add(*offset).cast::<T>(), *len) }
             }
+            Buf::Lazy(l) => l.value.get_or_init(|| (l.init)()),
         }
     }
 }
@@ -125,6 +153,7 @@ impl<T: Pod> Clone for Buf<T> {
                 offset: *offset,
                 len: *len,
             },
+            Buf::Lazy(l) => Buf::Lazy(Arc::clone(l)),
         }
     }
 }
@@ -140,6 +169,8 @@ impl<T: Pod + fmt::Debug> fmt::Debug for Buf<T> {
         let kind = match self {
             Buf::Owned(_) => "owned",
             Buf::Shared { .. } => "shared",
+            Buf::Lazy(l) if l.value.get().is_none() => return write!(f, "Buf<lazy; unread>"),
+            Buf::Lazy(_) => "lazy",
         };
         write!(f, "Buf<{kind}; {}>", self.len())
     }

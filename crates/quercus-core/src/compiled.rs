@@ -16,7 +16,12 @@
 //! | 64.. | section table: per section `id: u32, 0: u32, offset: u64, length: u64` |
 //!
 //! Sections start at multiples of 64 bytes. The big arrays (nodes, leaf values,
-//! ...) are used in place; everything is validated when the file is opened:
+//! ...) are used in place. Each tree has a 32-byte record (root, node count,
+//! depth, IR node count, flags, implicit-layout offsets); the node-number
+//! section holds the original node numbers only of the fast trees whose
+//! packed order is not their IR order (flag 8 clear; XGBoost's depthwise
+//! trees are numbered breadth-first, so usually none), and the numbers are
+//! rebuilt on first use. Everything is validated when the file is opened:
 //! the checksum, every offset and count, and every packed tree (each step stays
 //! inside its tree, every feature exists, the nodes form a tree), so a
 //! corrupted or hostile file is an error, never a wrong read. The IR of the
@@ -45,8 +50,9 @@ pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
 /// The format version this build writes and reads.
 ///
 /// Version 2 (this one) replaced version 1's XXH64 of the whole file with
-/// [`checksum`] (XXH3-64 over 256 KiB chunks, which two threads can share);
-/// version 1 files are refused with a message to recompile them.
+/// [`checksum`] (XXH3-64 over 256 KiB chunks, which two threads can share)
+/// and stores node numbers only for trees not numbered in order; version 1
+/// files are refused with a message to recompile them.
 pub const VERSION: u32 = 2;
 const HEADER: usize = 64;
 const ALIGN: usize = 64;
@@ -70,6 +76,10 @@ mod id {
 const FLAG_FAST: u32 = 1;
 const FLAG_IMPLICIT: u32 = 2;
 const FLAG_IR_STORED: u32 = 4;
+/// The tree's packed node `root + k` is node `k` of its IR (breadth-first
+/// numbering, as XGBoost numbers depthwise trees): its node numbers are not
+/// stored.
+const FLAG_NUMBERED_IN_ORDER: u32 = 8;
 
 /// Compiles `forest` to the `.qpack` bytes, with `extra` (the caller's
 /// metadata, opaque here) stored alongside.
@@ -106,6 +116,8 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
     }
     let mut trees = Writer::default();
     let mut ir = Writer::default();
+    // Node numbers of the fast trees not numbered in order, tree after tree.
+    let mut original = Vec::new();
     match forest.booster() {
         Booster::Linear(l) => {
             meta.u8(1);
@@ -134,9 +146,16 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
                 .collect();
             for (t, pt) in p.trees.iter().enumerate() {
                 let (n0, l0) = pt.implicit.unwrap_or((0, 0));
+                let nodes = pt.root as usize..(pt.root + pt.len) as usize;
+                let in_order =
+                    pt.fast && (0..).zip(&p.original[nodes.clone()]).all(|(k, &o)| o == k);
+                if pt.fast && !in_order {
+                    original.extend_from_slice(as_bytes(&p.original[nodes]));
+                }
                 let flags = u32::from(pt.fast) * FLAG_FAST
                     + u32::from(pt.implicit.is_some()) * FLAG_IMPLICIT
-                    + u32::from(stored.binary_search(&t).is_ok()) * FLAG_IR_STORED;
+                    + u32::from(stored.binary_search(&t).is_ok()) * FLAG_IR_STORED
+                    + u32::from(in_order) * FLAG_NUMBERED_IN_ORDER;
                 for v in [pt.root, pt.len, pt.depth, pt.ir_len, flags, n0, l0, 0] {
                     trees.u32(v);
                 }
@@ -175,7 +194,7 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
         (id::META, &meta.0),
         (id::NODES, as_bytes(&p.nodes)),
         (id::LEAF_VALUE, as_bytes(&p.leaf_value)),
-        (id::ORIGINAL, as_bytes(&p.original)),
+        (id::ORIGINAL, &original),
         (id::TREES, &trees.0),
         (id::IMP_NODES, as_bytes(&p.imp_nodes)),
         (id::IMP_DEFAULT_LEFT, as_bytes(&p.imp_default_left)),
@@ -455,6 +474,7 @@ fn open_sections(
                 ));
             }
             let mut stored_ir = Vec::new();
+            let mut in_order = Vec::with_capacity(tlen / 32);
             let trees: Vec<PackedTree> = bytes[toff..toff + tlen]
                 .chunks_exact(32)
                 .enumerate()
@@ -465,6 +485,7 @@ fn open_sections(
                     if f(4) & FLAG_IR_STORED != 0 {
                         stored_ir.push(t);
                     }
+                    in_order.push(f(4) & FLAG_NUMBERED_IN_ORDER != 0);
                     PackedTree {
                         root: f(0),
                         len: f(1),
@@ -475,10 +496,18 @@ fn open_sections(
                     }
                 })
                 .collect();
+            let nodes = array::<PackedNode>(owner, section(id::NODES)?, "nodes")?;
+            let original = node_numbers(
+                &trees,
+                &in_order,
+                nodes.len(),
+                array(owner, section(id::ORIGINAL)?, "node numbers")?,
+            )
+            .map_err(|msg| fail(section(id::ORIGINAL).map_or(0, |s| s.0), msg))?;
             let mut p = PackedForest {
-                nodes: array::<PackedNode>(owner, section(id::NODES)?, "nodes")?,
+                nodes,
                 leaf_value: array(owner, section(id::LEAF_VALUE)?, "leaf values")?,
-                original: array(owner, section(id::ORIGINAL)?, "node numbers")?,
+                original,
                 trees,
                 num_features,
                 slow_before: Vec::new(),
@@ -558,6 +587,54 @@ fn open_sections(
     Ok((forest, extra))
 }
 
+/// The original node number of every packed node, built when first read
+/// (leaf-index output and rebuilding the IR read it): `k` for node `root + k`
+/// of a fast tree numbered in order, the stored numbers (`stored`, tree after
+/// tree) for the other fast trees, 0 elsewhere. Errors when `stored` does not
+/// hold exactly the numbers of the fast trees not numbered in order.
+fn node_numbers(
+    trees: &[PackedTree],
+    in_order: &[bool],
+    num_nodes: usize,
+    stored: Buf<u32>,
+) -> std::result::Result<Buf<u32>, String> {
+    let mut spans = Vec::new();
+    let mut need = 0usize;
+    for (t, (pt, &in_order)) in trees.iter().zip(in_order).enumerate() {
+        if in_order && !pt.fast {
+            return Err(format!("tree {t} is numbered in order but not packed"));
+        }
+        if pt.fast {
+            spans.push((pt.root as usize, pt.len as usize, in_order));
+            need = need.saturating_add(if in_order { 0 } else { pt.len as usize });
+        }
+    }
+    if stored.len() != need {
+        return Err(format!(
+            "{} stored node numbers for {need} nodes numbered out of order",
+            stored.len()
+        ));
+    }
+    Ok(Buf::lazy(move || {
+        let mut numbers = vec![0u32; num_nodes];
+        let mut at = 0;
+        for &(root, len, in_order) in &spans {
+            // The trees were verified in range before anything reads this;
+            // a range outside is skipped rather than trusted.
+            let Some(dst) = numbers.get_mut(root..root.saturating_add(len)) else {
+                continue;
+            };
+            if in_order {
+                dst.iter_mut().zip(0..).for_each(|(n, k)| *n = k);
+            } else if let Some(src) = stored.get(at..at + len) {
+                dst.copy_from_slice(src);
+                at += len;
+            }
+        }
+        numbers
+    }))
+}
+
 /// The parts of a forest besides its booster.
 struct Common {
     num_features: usize,
@@ -597,10 +674,7 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             "compiled round boundaries do not cover the trees in order",
         ));
     }
-    if p.leaf_value.len() != p.nodes.len()
-        || p.original.len() != p.nodes.len()
-        || p.imp_default_left.len() != p.imp_nodes.len()
-    {
+    if p.leaf_value.len() != p.nodes.len() || p.imp_default_left.len() != p.imp_nodes.len() {
         return Err(Error::invalid_model(
             "compiled arrays have different lengths",
         ));
@@ -1049,6 +1123,123 @@ mod tests {
                 open(&b).unwrap_err().to_string().contains("checksum"),
                 "{at}"
             );
+        }
+    }
+
+    /// The length of section `sid` of a compiled file.
+    fn section_len(bytes: &[u8], sid: u32) -> usize {
+        let count = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+        (0..count)
+            .map(|i| HEADER + i * 24)
+            .find(|&at| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == sid)
+            .map(|at| u64::from_le_bytes(bytes[at + 16..at + 24].try_into().unwrap()) as usize)
+            .unwrap()
+    }
+
+    #[test]
+    fn trees_numbered_in_order_store_no_node_numbers() {
+        // Breadth-first numbering (XGBoost's depthwise trees) next to
+        // depth-first numbering (like lossguide trees, and `random_tree`).
+        let split = |feature, left| Node::Split {
+            feature,
+            threshold: 0.5,
+            default_left: feature == 1,
+            left,
+            right: left + 1,
+            categories: None,
+        };
+        let leaf = |value| Node::Leaf { value };
+        let bfs = Tree::new(
+            vec![
+                split(0, 1),
+                split(1, 3),
+                split(2, 5),
+                leaf(1.0),
+                leaf(2.0),
+                leaf(3.0),
+                leaf(4.0),
+            ],
+            vec![],
+            4,
+        )
+        .unwrap();
+        // Node 0's children are 1 and 4, node 1's are 2 and 3.
+        let dfs = Tree::new(
+            vec![
+                Node::Split {
+                    feature: 0,
+                    threshold: 0.5,
+                    default_left: false,
+                    left: 1,
+                    right: 4,
+                    categories: None,
+                },
+                split(1, 2),
+                leaf(1.0),
+                leaf(2.0),
+                leaf(3.0),
+            ],
+            vec![],
+            4,
+        )
+        .unwrap();
+        let mut rng = 5u64;
+        let trees = vec![bfs.clone(), dfs.clone(), random_tree(&mut rng, 4, 6), bfs];
+        let n = trees.len();
+        let e =
+            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
+        let f = Forest::new(ForestParts {
+            num_features: 4,
+            num_outputs: 1,
+            base_margin: vec![0.5],
+            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
+            booster: Booster::Trees(e),
+            semantics: Semantics::default(),
+            feature_names: vec![],
+            feature_types: vec![],
+        })
+        .unwrap();
+        let bytes = write(&f, b"");
+        let p = f.packed();
+        let out_of_order: u32 = p.trees[1..3].iter().map(|t| t.len).sum();
+        assert_eq!(section_len(&bytes, id::ORIGINAL), 4 * out_of_order as usize);
+        let (g, _) = open(&bytes).unwrap();
+        assert!(g.packed().original.is_pending());
+        let x: Vec<f32> = (0..4 * 40)
+            .map(|i| {
+                if i % 11 == 0 {
+                    f32::NAN
+                } else {
+                    (i % 7) as f32 * 0.2
+                }
+            })
+            .collect();
+        let m = FeatureMatrix::row_major(&x, 40, 4).unwrap();
+        for kernel in Kernel::available() {
+            let o = PredictOptions {
+                kernel,
+                pred_leaf: true,
+                ..Default::default()
+            };
+            assert_eq!(f.predict(&m, &o).unwrap(), g.predict(&m, &o).unwrap());
+        }
+        assert!(!g.packed().original.is_pending());
+        assert_eq!(&*g.packed().original, &*p.original);
+        assert_eq!(format!("{:?}", f.booster()), format!("{:?}", g.booster()));
+        // The stored numbers must cover exactly the trees out of order.
+        for flip in [0u32, 1] {
+            let mut b = bytes.clone();
+            let toff = (0..10)
+                .map(|i| HEADER + i * 24)
+                .find(|&at| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) == id::TREES)
+                .map(|at| u64::from_le_bytes(b[at + 8..at + 16].try_into().unwrap()) as usize)
+                .unwrap();
+            let at = toff + 32 * flip as usize + 16;
+            b[at] ^= FLAG_NUMBERED_IN_ORDER as u8;
+            let sum = checksum(&b[32..]);
+            b[24..32].copy_from_slice(&sum.to_le_bytes());
+            let e = open(&b).unwrap_err().to_string();
+            assert!(e.contains("node numbers"), "{e}");
         }
     }
 }
