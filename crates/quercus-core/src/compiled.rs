@@ -285,26 +285,42 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
     }
     let want = u64_at(24);
     let body = &bytes[32..];
+    let failed = NodeFailures::new();
     let (got, opened) = if body.len() >= PARALLEL_CHECK_BYTES {
-        // A second thread hashes chunks while this one runs the structural
-        // checks and then hashes whatever chunks are left, so the work splits
-        // evenly whether or not the other core is free (the checks are safe
-        // code: on a corrupted file they fail or pass harmlessly, and a
-        // checksum mismatch is reported first).
+        // A second thread hashes chunks while this one parses the file; then
+        // both take chunks from a shared counter, and after hashing a chunk
+        // run the node checks of the trees and implicit nodes that start in
+        // it, while its bytes are in cache (chunks hashed before the parse
+        // was done are checked at the end). The work splits evenly whether
+        // or not the other core is free. The checks are safe code: on a
+        // corrupted file they fail or pass harmlessly, and a checksum
+        // mismatch is reported first.
         let chunks: Vec<&[u8]> = body.chunks(CHECKSUM_CHUNK).collect();
+        let n = chunks.len();
         let sums: Vec<AtomicU64> = chunks.iter().map(|_| AtomicU64::new(0)).collect();
         let next = AtomicUsize::new(0);
-        let hash_chunks = || {
+        let parsed = std::sync::OnceLock::new();
+        let unchecked = std::sync::Mutex::new(Vec::new());
+        let work = || {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(c) = chunks.get(i) else { break };
                 sums[i].store(xxh3_64(c), Ordering::Relaxed);
+                match parsed.get() {
+                    Some((f, _, _)) => check_nodes(Forest::packed(f), bytes, Some((i, n)), &failed),
+                    None => unchecked.lock().unwrap_or_else(|e| e.into_inner()).push(i),
+                }
             }
         };
-        std::thread::scope(|scope| {
-            let helper = scope.spawn(hash_chunks);
-            let opened = open_sections(&owner, bytes);
-            hash_chunks();
+        let (got, opened) = std::thread::scope(|scope| {
+            let helper = scope.spawn(work);
+            let opened = match open_sections(&owner, bytes) {
+                Ok(v) => parsed
+                    .set(v)
+                    .map_err(|_| Error::format("compiled model parsed twice")),
+                Err(e) => Err(e),
+            };
+            work();
             // Joining makes the helper's stores visible; a helper that
             // panicked (it cannot) counts as a mismatch.
             let got = match helper.join() {
@@ -312,9 +328,24 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
                 Err(_) => !want,
             };
             (got, opened)
-        })
+        });
+        let opened = opened.and_then(|()| {
+            parsed
+                .into_inner()
+                .ok_or_else(|| Error::format("compiled model not parsed"))
+        });
+        if let Ok((f, _, _)) = &opened {
+            for i in unchecked.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                check_nodes(f.packed(), bytes, Some((i, n)), &failed);
+            }
+        }
+        (got, opened)
     } else {
-        (checksum(body), open_sections(&owner, bytes))
+        let opened = open_sections(&owner, bytes);
+        if let Ok((f, _, _)) = &opened {
+            check_nodes(f.packed(), bytes, None, &failed);
+        }
+        (checksum(body), opened)
     };
     if want != got {
         return Err(fail(
@@ -324,7 +355,9 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
             ),
         ));
     }
-    opened
+    let (forest, extra, checks) = opened?;
+    failed.result(checks, forest.packed())?;
+    Ok((forest, extra))
 }
 
 /// Files at least this large are checked on two threads.
@@ -353,7 +386,7 @@ fn combine_chunk_sums(sums: impl Iterator<Item = u64>) -> u64 {
 fn open_sections(
     owner: &Arc<dyn StableBytes>,
     bytes: &[u8],
-) -> Result<(Forest, std::ops::Range<usize>)> {
+) -> Result<(Forest, std::ops::Range<usize>, NodeChecks)> {
     let fail = |at: usize, msg: String| Error::format(msg).with_offset(at as u64);
     let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap_or([0; 4]));
     let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or([0; 8]));
@@ -451,7 +484,7 @@ fn open_sections(
             let weights = m.f32s()?;
             let forest =
                 Forest::new(common.into_parts(Booster::Linear(LinearModel::new(weights))))?;
-            return Ok((forest, extra));
+            return Ok((forest, extra, NodeChecks { all_nodes: false }));
         }
         0 => {
             let tree_outputs = m.u32s()?;
@@ -542,17 +575,18 @@ fn open_sections(
                     "stored trees do not match the trees flagged as stored".into(),
                 ));
             }
-            verify(&p, &slow_trees, num_outputs)?;
-
-            Forest::from_compiled(
+            let checks = verify(&p, &slow_trees, num_outputs)?;
+            let forest = Forest::from_compiled(
                 common.into_parts(Booster::Linear(LinearModel::new(vec![]))),
                 p,
                 slow_trees,
                 weights,
-            )?
+            )?;
+            (forest, checks)
         }
         v => return Err(m.bad(format!("booster kind {v}"))),
     };
+    let (forest, checks) = forest;
     let forest = match sections.get(&id::CATEGORIES) {
         None => forest,
         Some(&(off, len)) => {
@@ -584,7 +618,7 @@ fn open_sections(
                 .map_err(|e| e.with_offset(off as u64))?
         }
     };
-    Ok((forest, extra))
+    Ok((forest, extra, checks))
 }
 
 /// The original node number of every packed node, built when first read
@@ -661,8 +695,9 @@ impl Common {
     }
 }
 
-/// Checks every packed tree of a compiled file (see the module docs).
-fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Result<()> {
+/// Checks every packed tree of a compiled file (see the module docs), but
+/// for the passes over every node, which it leaves to [`check_nodes`].
+fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Result<NodeChecks> {
     let n = p.trees.len();
     let bad =
         |t: usize, msg: &str| Error::invalid_model(format!("compiled tree: {msg}")).with_tree(t);
@@ -698,13 +733,6 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             && ((n.feature & FEATURE_MASK) as usize) < p.num_features.max(1)
     });
     let tiled = next_root == p.nodes.len() && placeholder_ok;
-    if (any_fast && !tiled && !nodes_in_bounds(&p.nodes, p.num_features))
-        || !implicit_in_bounds(&p.imp_nodes, p.num_features)
-    {
-        return Err(Error::invalid_model(
-            "compiled nodes point outside the node array or use features the model does not have",
-        ));
-    }
     let mut slow = slow.iter().peekable();
     for (t, pt) in p.trees.iter().enumerate() {
         let stored = slow.next_if(|(i, _)| *i == t);
@@ -721,9 +749,6 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
         if !pt.fast {
             continue;
         }
-        if !pointer_tree_in_bounds(&p.nodes, pt, p.num_features) {
-            return Err(bad(t, "packed nodes are out of range or not a tree"));
-        }
         if !verify_implicit_tree(p.imp_nodes.len(), p.imp_leaves.len(), pt) {
             return Err(bad(t, "implicit layout is out of range"));
         }
@@ -733,9 +758,127 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             return Err(bad(t, "node count is inconsistent"));
         }
     }
-    // What the fast kernels' unchecked loads rely on (see above).
-    debug_assert!(!any_fast || nodes_in_bounds(&p.nodes, p.num_features));
-    Ok(())
+    Ok(NodeChecks {
+        all_nodes: any_fast && !tiled,
+    })
+}
+
+/// The passes over every node that [`verify`] leaves: each fast tree's
+/// [`pointer_tree_in_bounds`], [`implicit_in_bounds`] over the implicit
+/// nodes and, when the fast trees do not tile the node array,
+/// [`nodes_in_bounds`] over all of it. They read most of the file, so for a
+/// large file [`read`] runs them a chunk at a time, right after the checksum
+/// has read the same bytes.
+#[derive(Clone, Copy)]
+struct NodeChecks {
+    /// Run [`nodes_in_bounds`] over the whole node array.
+    all_nodes: bool,
+}
+
+/// Failures found by [`check_nodes`], from any thread.
+struct NodeFailures {
+    /// The first tree that failed [`pointer_tree_in_bounds`] (`usize::MAX`:
+    /// none).
+    tree: AtomicUsize,
+    /// Some node failed [`implicit_in_bounds`] or [`nodes_in_bounds`].
+    nodes: std::sync::atomic::AtomicBool,
+}
+
+impl NodeFailures {
+    fn new() -> NodeFailures {
+        NodeFailures {
+            tree: AtomicUsize::new(usize::MAX),
+            nodes: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The error for what was found, if anything.
+    fn result(&self, checks: NodeChecks, p: &PackedForest) -> Result<()> {
+        if self.nodes.load(Ordering::Relaxed)
+            || (checks.all_nodes && !nodes_in_bounds(&p.nodes, p.num_features))
+        {
+            return Err(Error::invalid_model(
+                "compiled nodes point outside the node array or use features the model does not have",
+            ));
+        }
+        match self.tree.load(Ordering::Relaxed) {
+            usize::MAX => {
+                // What the fast kernels' unchecked loads rely on (see `verify`).
+                debug_assert!(
+                    !p.trees.iter().any(|t| t.fast) || nodes_in_bounds(&p.nodes, p.num_features)
+                );
+                Ok(())
+            }
+            t => Err(Error::invalid_model(
+                "compiled tree: packed nodes are out of range or not a tree",
+            )
+            .with_tree(t)),
+        }
+    }
+}
+
+/// Runs the per-tree and implicit-node checks of part `part` of the file
+/// (`(i, n)`: the trees and implicit nodes that start in checksum chunk `i`
+/// of `n`, see [`CHECKSUM_CHUNK`]; `None`: all of them), recording failures
+/// in `failed`. The parts of `0..n` partition the trees and the implicit
+/// nodes, so running every part checks each exactly once.
+fn check_nodes(p: &PackedForest, file: &[u8], part: Option<(usize, usize)>, failed: &NodeFailures) {
+    let base = file.as_ptr() as usize;
+    // The chunk a byte address of the file falls in (the header's first 32
+    // bytes count as chunk 0, anything outside the file as the nearest).
+    let chunk_of = |at: usize, n: usize| {
+        let at = at.wrapping_sub(base);
+        (at.saturating_sub(32) / CHECKSUM_CHUNK).min(n - 1)
+    };
+    let nodes_at = p.nodes.as_ptr() as usize;
+    let mine = |at: usize| part.is_none_or(|(i, n)| chunk_of(at, n) == i);
+    for (t, pt) in p.trees.iter().enumerate() {
+        let at = nodes_at.wrapping_add(pt.root as usize * std::mem::size_of::<PackedNode>());
+        if pt.fast && mine(at) && !pointer_tree_in_bounds(&p.nodes, pt, p.num_features) {
+            failed.tree.fetch_min(t, Ordering::Relaxed);
+        }
+    }
+    // The implicit nodes starting in chunk `i`: a contiguous range, as the
+    // nodes lie in order inside the file (if they did not, all go to part 0).
+    let imp = &p.imp_nodes;
+    let size = std::mem::size_of::<ImplicitNode>();
+    let imp_at = imp.as_ptr() as usize;
+    let inside = imp_at >= base && imp_at - base + imp.len() * size <= file.len();
+    let first_in = |i: usize, n: usize| -> usize {
+        if i == 0 {
+            return 0;
+        }
+        let chunk = |k: usize| {
+            if inside {
+                chunk_of(imp_at + k * size, n)
+            } else {
+                0
+            }
+        };
+        let (mut lo, mut hi) = (0, imp.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if chunk(mid) < i {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let range = match part {
+        None => 0..imp.len(),
+        Some((i, n)) => {
+            first_in(i, n)..if i + 1 == n {
+                imp.len()
+            } else {
+                first_in(i + 1, n)
+            }
+        }
+    };
+    if !implicit_in_bounds(&imp[range], p.num_features) {
+        failed.nodes.store(true, Ordering::Relaxed);
+    }
 }
 
 fn tree_output_invalid(
@@ -940,6 +1083,7 @@ mod tests {
     use super::*;
     use crate::buf::AlignedBytes;
     use crate::forest::{ForestParts, TreeEnsemble};
+    use crate::packed::fast;
     use crate::predict::tests::random_tree;
     use crate::{FeatureMatrix, Kernel, PredictOptions};
 
@@ -1240,6 +1384,93 @@ mod tests {
             b[24..32].copy_from_slice(&sum.to_le_bytes());
             let e = open(&b).unwrap_err().to_string();
             assert!(e.contains("node numbers"), "{e}");
+        }
+    }
+
+    /// The offset of section `sid` of a compiled file.
+    fn section_offset(bytes: &[u8], sid: u32) -> usize {
+        let count = u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+        (0..count)
+            .map(|i| HEADER + i * 24)
+            .find(|&at| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == sid)
+            .map(|at| u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap()) as usize)
+            .unwrap()
+    }
+
+    #[test]
+    fn node_checks_beside_the_checksum_cover_every_chunk() {
+        // Enough trees for the nodes to span several checksum chunks, so the
+        // checks run in parts on two threads.
+        let mut rng = 11u64;
+        let n = 1200;
+        let trees: Vec<Tree> = (0..n).map(|_| random_tree(&mut rng, 6, 9)).collect();
+        let e =
+            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
+        let f = Forest::new(ForestParts {
+            num_features: 6,
+            num_outputs: 1,
+            base_margin: vec![0.5],
+            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
+            booster: Booster::Trees(e),
+            semantics: Semantics::default(),
+            feature_names: vec![],
+            feature_types: vec![],
+        })
+        .unwrap();
+        let bytes = write(&f, b"");
+        let p = f.packed();
+        let nodes_at = section_offset(&bytes, id::NODES);
+        let imp_at = section_offset(&bytes, id::IMP_NODES);
+        assert!(nodes_at + 12 * p.nodes.len() > 32 + 3 * CHECKSUM_CHUNK);
+        assert!(p.imp_nodes.len() > 1000);
+        let (g, _) = open(&bytes).unwrap();
+        let x: Vec<f32> = (0..6 * 20).map(|i| (i % 9) as f32 * 0.25).collect();
+        let m = FeatureMatrix::row_major(&x, 20, 6).unwrap();
+        let o = PredictOptions::default();
+        assert_eq!(f.predict(&m, &o).unwrap(), g.predict(&m, &o).unwrap());
+        let reseal = |b: &mut Vec<u8>| {
+            let sum = checksum(&b[32..]);
+            b[24..32].copy_from_slice(&sum.to_le_bytes());
+        };
+        // A broken tree in every region of the node array is found, and the
+        // error names it (the first broken one when there are several).
+        let fast: Vec<usize> = (0..n)
+            .filter(|&t| p.trees[t].fast && p.trees[t].len > 1)
+            .collect();
+        for &t in [
+            fast[0],
+            fast[fast.len() / 3],
+            fast[fast.len() / 2],
+            fast[fast.len() - 1],
+        ]
+        .iter()
+        {
+            let mut b = bytes.clone();
+            let root = p.trees[t].root as usize;
+            // The root's left child becomes the root itself: a cycle.
+            b[nodes_at + 12 * root + 8..nodes_at + 12 * root + 12]
+                .copy_from_slice(&(root as u32).to_le_bytes());
+            reseal(&mut b);
+            let err = open(&b).unwrap_err();
+            assert!(err.to_string().contains(&format!("tree {t}")), "{t}: {err}");
+            let later = *fast.last().unwrap();
+            if later != t {
+                let root = p.trees[later].root as usize;
+                b[nodes_at + 12 * root + 8..nodes_at + 12 * root + 12]
+                    .copy_from_slice(&(root as u32).to_le_bytes());
+                reseal(&mut b);
+                let err = open(&b).unwrap_err();
+                assert!(err.to_string().contains(&format!("tree {t}")), "{t}: {err}");
+            }
+        }
+        // An implicit node anywhere with a feature the model does not have.
+        for k in [0, p.imp_nodes.len() / 2, p.imp_nodes.len() - 1] {
+            let mut b = bytes.clone();
+            let at = imp_at + 8 * k + 4;
+            b[at..at + 4].copy_from_slice(&(6 * fast::LANES as u32).to_le_bytes());
+            reseal(&mut b);
+            let err = open(&b).unwrap_err().to_string();
+            assert!(err.contains("outside the node array"), "{k}: {err}");
         }
     }
 }
