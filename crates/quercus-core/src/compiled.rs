@@ -312,8 +312,7 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
                 }
             }
         };
-        let (got, opened) = std::thread::scope(|scope| {
-            let helper = scope.spawn(work);
+        let parse_and_share = || {
             let opened = match open_sections(&owner, bytes) {
                 Ok(v) => parsed
                     .set(v)
@@ -321,14 +320,27 @@ pub fn read(owner: Arc<dyn StableBytes>) -> Result<(Forest, std::ops::Range<usiz
                 Err(e) => Err(e),
             };
             work();
-            // Joining makes the helper's stores visible; a helper that
-            // panicked (it cannot) counts as a mismatch.
-            let got = match helper.join() {
-                Ok(()) => combine_chunk_sums(sums.iter().map(|s| s.load(Ordering::Relaxed))),
-                Err(_) => !want,
-            };
-            (got, opened)
-        });
+            opened
+        };
+        // The helper is a job on Quercus's thread pool (the one predictions
+        // use, kept between calls), not a new thread each time; a thread of
+        // its own when that pool has one thread or cannot start.
+        let threads = crate::parallel::default_threads();
+        let pool = (threads > 1)
+            .then(|| crate::parallel::pool(threads).ok())
+            .flatten();
+        let opened = match pool {
+            Some(pool) => pool.in_place_scope(|scope| {
+                scope.spawn(|_| work());
+                parse_and_share()
+            }),
+            None => std::thread::scope(|scope| {
+                scope.spawn(work);
+                parse_and_share()
+            }),
+        };
+        // The scope has waited for the helper, whose stores are now visible.
+        let got = combine_chunk_sums(sums.iter().map(|s| s.load(Ordering::Relaxed)));
         let opened = opened.and_then(|()| {
             parsed
                 .into_inner()
