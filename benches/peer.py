@@ -605,8 +605,8 @@ def render(meta: dict, models: dict, s: dict, agree: dict, loads: dict) -> str:
             "### Loading (median seconds)",
             "",
             "Quercus: `quercus::Model::load` (read, parse, convert, pack; for `.qpack`, made "
-            "by `quercus compile`: memory-map, XXH64 checksum of the whole file, verify every "
-            "packed tree; median of 50 loads). XGBoost: `xgboost.Booster(model_file=...)` "
+            "by `quercus compile`: memory-map, checksum of the whole file (XXH3-64 over 256 KiB "
+            "chunks, shared by two threads), verify every packed tree; median of 50 loads). XGBoost: `xgboost.Booster(model_file=...)` "
             "from Python.",
             "",
             "| model | JSON MB | Quercus JSON | XGBoost JSON | Quercus ÷ XGBoost time | UBJ MB "
