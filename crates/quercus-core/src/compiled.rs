@@ -1093,6 +1093,24 @@ impl Forest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A one-output regression forest of `trees`, one per round.
+    fn regression(trees: Vec<Tree>, num_features: usize) -> Forest {
+        let n = trees.len();
+        let e =
+            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
+        Forest::new(ForestParts {
+            num_features,
+            num_outputs: 1,
+            base_margin: vec![0.5],
+            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
+            booster: Booster::Trees(e),
+            semantics: Semantics::default(),
+            feature_names: vec![],
+            feature_types: vec![],
+        })
+        .unwrap()
+    }
     use crate::buf::AlignedBytes;
     use crate::forest::{ForestParts, TreeEnsemble};
     use crate::packed::fast;
@@ -1341,20 +1359,7 @@ mod tests {
         .unwrap();
         let mut rng = 5u64;
         let trees = vec![bfs.clone(), dfs.clone(), random_tree(&mut rng, 4, 6), bfs];
-        let n = trees.len();
-        let e =
-            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
-        let f = Forest::new(ForestParts {
-            num_features: 4,
-            num_outputs: 1,
-            base_margin: vec![0.5],
-            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
-            booster: Booster::Trees(e),
-            semantics: Semantics::default(),
-            feature_names: vec![],
-            feature_types: vec![],
-        })
-        .unwrap();
+        let f = regression(trees, 4);
         let bytes = write(&f, b"");
         let p = f.packed();
         let out_of_order: u32 = p.trees[1..3].iter().map(|t| t.len).sum();
@@ -1416,19 +1421,7 @@ mod tests {
         let mut rng = 11u64;
         let n = 1200;
         let trees: Vec<Tree> = (0..n).map(|_| random_tree(&mut rng, 6, 9)).collect();
-        let e =
-            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
-        let f = Forest::new(ForestParts {
-            num_features: 6,
-            num_outputs: 1,
-            base_margin: vec![0.5],
-            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
-            booster: Booster::Trees(e),
-            semantics: Semantics::default(),
-            feature_names: vec![],
-            feature_types: vec![],
-        })
-        .unwrap();
+        let f = regression(trees, 6);
         let bytes = write(&f, b"");
         let p = f.packed();
         let nodes_at = section_offset(&bytes, id::NODES);

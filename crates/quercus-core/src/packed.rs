@@ -433,17 +433,9 @@ pub(crate) fn verify_pointer_tree(
     pt: &PackedTree,
     num_features: usize,
 ) -> bool {
-    let (root, len) = (pt.root as usize, pt.len as usize);
-    let Some(end) = root.checked_add(len) else {
+    let Some((root, end)) = pointer_tree_span(nodes, pt, num_features) else {
         return false;
     };
-    if len == 0 || root == 0 || end > nodes.len() || pt.depth as usize >= len {
-        return false;
-    }
-    // Without features there can be no split.
-    if num_features == 0 && len != 1 {
-        return false;
-    }
     let mut next_child = root + 1;
     let mut ok = true;
     // Branch-free per node (leaves and splits alternate unpredictably).
@@ -488,6 +480,25 @@ pub(crate) fn verify_implicit_tree(
     }
     let internal = (1usize << d) - 1;
     (n0 as usize) + internal <= imp_nodes_len && (l0 as usize) + internal < imp_leaves_len
+}
+
+/// The checks of [`verify_pointer_tree`] that do not look at the nodes:
+/// the tree's node range `root..end`, when it is non-empty, inside `nodes`
+/// (slot 0 excluded), deeper than `depth`, and a lone leaf when there are no
+/// features (without features there can be no split).
+pub(crate) fn pointer_tree_span(
+    nodes: &[PackedNode],
+    pt: &PackedTree,
+    num_features: usize,
+) -> Option<(usize, usize)> {
+    let (root, len) = (pt.root as usize, pt.len as usize);
+    let end = root.checked_add(len)?;
+    let ok = len > 0
+        && root != 0
+        && end <= nodes.len()
+        && (pt.depth as usize) < len
+        && (num_features > 0 || len == 1);
+    ok.then_some((root, end))
 }
 
 /// One traversal step: the next packed index for value `x` at `node`.

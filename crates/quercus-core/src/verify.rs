@@ -70,7 +70,7 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::PREFIX;
-    use crate::packed::{FEATURE_MASK, PackedNode, PackedTree};
+    use crate::packed::{FEATURE_MASK, PackedNode, PackedTree, pointer_tree_span};
 
     /// [`super::pointer_tree_in_bounds`] eight nodes at a time: the serial
     /// "next unclaimed slot" of [`verify_pointer_tree`] becomes a prefix count
@@ -83,16 +83,9 @@ mod x86 {
         pt: &PackedTree,
         num_features: usize,
     ) -> bool {
-        let (root, len) = (pt.root as usize, pt.len as usize);
-        let Some(end) = root.checked_add(len) else {
+        let Some((root, end)) = pointer_tree_span(nodes, pt, num_features) else {
             return false;
         };
-        if len == 0 || root == 0 || end > nodes.len() || pt.depth as usize >= len {
-            return false;
-        }
-        if num_features == 0 && len != 1 {
-            return false;
-        }
         // Node indices and `i + 1` below are u32 lanes.
         if end >= u32::MAX as usize {
             return super::portable(nodes, pt, num_features);
