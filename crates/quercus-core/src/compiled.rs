@@ -49,11 +49,13 @@ pub use crate::xxh3::xxh3_64;
 pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
 /// The format version this build writes and reads.
 ///
-/// Version 2 (this one) replaced version 1's XXH64 of the whole file with
-/// [`checksum`] (XXH3-64 over 256 KiB chunks, which two threads can share)
-/// and stores node numbers only for trees not numbered in order; version 1
+/// Version 2 replaced version 1's XXH64 of the whole file with [`checksum`]
+/// (XXH3-64 over 256 KiB chunks, which two threads can share) and stores node
+/// numbers only for trees not numbered in order. Version 3 (this one) stores
+/// implicit-layout splits as integer keys with the default direction folded
+/// into the feature offset (no separate default-direction section). Older
 /// files are refused with a message to recompile them.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 const HEADER: usize = 64;
 const ALIGN: usize = 64;
 const MAX_SECTIONS: usize = 64;
@@ -65,7 +67,7 @@ mod id {
     pub const ORIGINAL: u32 = 4;
     pub const TREES: u32 = 5;
     pub const IMP_NODES: u32 = 6;
-    pub const IMP_DEFAULT_LEFT: u32 = 7;
+    // 7: implicit default directions, up to version 2.
     pub const IMP_LEAVES: u32 = 8;
     pub const IR_TREES: u32 = 9;
     pub const EXTRA: u32 = 10;
@@ -197,7 +199,6 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
         (id::ORIGINAL, &original),
         (id::TREES, &trees.0),
         (id::IMP_NODES, as_bytes(&p.imp_nodes)),
-        (id::IMP_DEFAULT_LEFT, as_bytes(&p.imp_default_left)),
         (id::IMP_LEAVES, as_bytes(&p.imp_leaves)),
         (id::IR_TREES, &ir.0),
         (id::EXTRA, extra),
@@ -557,11 +558,6 @@ fn open_sections(
                 num_features,
                 slow_before: Vec::new(),
                 imp_nodes: array::<ImplicitNode>(owner, section(id::IMP_NODES)?, "implicit nodes")?,
-                imp_default_left: array(
-                    owner,
-                    section(id::IMP_DEFAULT_LEFT)?,
-                    "default directions",
-                )?,
                 imp_leaves: array(owner, section(id::IMP_LEAVES)?, "implicit leaves")?,
                 tree_outputs,
                 round_ptr,
@@ -721,7 +717,7 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             "compiled round boundaries do not cover the trees in order",
         ));
     }
-    if p.leaf_value.len() != p.nodes.len() || p.imp_default_left.len() != p.imp_nodes.len() {
+    if p.leaf_value.len() != p.nodes.len() {
         return Err(Error::invalid_model(
             "compiled arrays have different lengths",
         ));
@@ -1468,11 +1464,12 @@ mod tests {
                 assert!(err.to_string().contains(&format!("tree {t}")), "{t}: {err}");
             }
         }
-        // An implicit node anywhere with a feature the model does not have.
+        // An implicit node anywhere with a feature the model does not have
+        // (`fx`, the first field, past the two copies of the six features).
         for k in [0, p.imp_nodes.len() / 2, p.imp_nodes.len() - 1] {
             let mut b = bytes.clone();
-            let at = imp_at + 8 * k + 4;
-            b[at..at + 4].copy_from_slice(&(6 * fast::LANES as u32).to_le_bytes());
+            let at = imp_at + 8 * k;
+            b[at..at + 4].copy_from_slice(&(2 * 6 * fast::LANES as u32).to_le_bytes());
             reseal(&mut b);
             let err = open(&b).unwrap_err().to_string();
             assert!(err.contains("outside the node array"), "{k}: {err}");

@@ -40,21 +40,107 @@ unsafe impl Pod for PackedNode {}
 /// perfect binary tree of depth `d`, its `2^d - 1` internal nodes stored
 /// breadth-first (the children of node `i` are `2i + 1` and `2i + 2`, tree-local),
 /// its `2^d` leaves apart. A leaf above the last level becomes a node that
-/// sends every value right (NaN threshold, missing goes right) down to the
-/// last level, where its value is stored. No child index is stored, so a step
-/// loads only the threshold, the feature and the feature's value.
+/// sends every value right down to the last level, where its value is
+/// stored. No child index is stored, so a step loads only the node and the
+/// feature's value.
+///
+/// Splits compare integer keys, not floats (see [`value_key`]): `x < t`
+/// exactly when `key(x) < key(t)`. Missing values are handled by the input:
+/// a key group holds two copies of each feature, one where a missing value
+/// is the largest key (so it goes right at every node) and one where it is
+/// the smallest (so it goes left), and each node reads the copy of its
+/// default direction. A step is one compare, with no NaN test and no
+/// default-direction load. Read as one little-endian `u64`, a node is `fx |
+/// key << 32`, which the 64-bit keys of [`Key`] compare against directly.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 pub(crate) struct ImplicitNode {
-    /// Split threshold; NaN for a pass-through node.
-    pub threshold: f32,
-    /// Feature index times [`fast::LANES`]: the offset of the feature's first
-    /// lane in a lane-major group.
+    /// `(2 * feature + default_left) * LANES`: the offset of the node's copy
+    /// of its feature in a lane-major key group (see [`fast::LANES`]).
     pub fx: u32,
+    /// [`threshold_key`] of the split threshold ([`PASS_KEY`] for a
+    /// pass-through node: every value goes right).
+    pub key: u32,
 }
 
 // SAFETY: repr(C), two 4-byte fields, no padding; any bits are a value.
 unsafe impl Pod for ImplicitNode {}
+
+/// The order key of a non-NaN value: `value_key(a) < value_key(b)` exactly
+/// when `a < b` (IEEE order; -0 and +0 are one key, as they compare equal).
+/// Keys of non-NaN values lie in `0x007F_FFFF..=0xFF80_0000` (-inf to +inf).
+#[inline(always)]
+pub(crate) fn value_key(x: f32) -> u32 {
+    let b = if x == 0.0 { 0 } else { x.to_bits() };
+    // Negative values: larger magnitude, smaller key; positive ones above.
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The key of a missing input value in the copy read by nodes that send
+/// missing values right: above every threshold key.
+pub(crate) const MISSING_RIGHT: u32 = u32::MAX;
+/// The key of a missing input value in the copy read by nodes that send
+/// missing values left: below every threshold key.
+pub(crate) const MISSING_LEFT: u32 = 0;
+/// The threshold key of a pass-through node and of a NaN threshold: every
+/// value goes right (`x < NaN` is false), a missing one by its copy.
+pub(crate) const PASS_KEY: u32 = 1;
+
+/// The key a node compares against: [`value_key`], or [`PASS_KEY`] for NaN.
+pub(crate) fn threshold_key(t: f32) -> u32 {
+    if t.is_nan() { PASS_KEY } else { value_key(t) }
+}
+
+/// The two keys of input value `x`: for its copy read by nodes whose missing
+/// values go right, and by those whose missing values go left (equal unless
+/// `x` is NaN).
+#[inline(always)]
+pub(crate) fn input_keys(x: f32) -> [u32; 2] {
+    if x.is_nan() {
+        [MISSING_RIGHT, MISSING_LEFT]
+    } else {
+        let k = value_key(x);
+        [k, k]
+    }
+}
+
+/// An input key as a kernel stores it: `u32`, or `u64` for the scalar
+/// kernel, which compares a whole [`ImplicitNode`] read as `fx | key << 32`
+/// against `key << 32 | 0xFFFF_FFFF` (greater or equal exactly when the
+/// input key is, as `fx < 2^32 - 1`).
+pub(crate) trait Key: Copy + Default + Send + Sync {
+    /// The stored form of key `k`.
+    fn from_key(k: u32) -> Self;
+    /// True when the value goes right at `node`: its key is not below the
+    /// node's.
+    fn right(self, node: ImplicitNode) -> bool;
+}
+
+impl Key for u32 {
+    #[inline(always)]
+    fn from_key(k: u32) -> u32 {
+        k
+    }
+    #[inline(always)]
+    fn right(self, node: ImplicitNode) -> bool {
+        self >= node.key
+    }
+}
+
+impl Key for u64 {
+    #[inline(always)]
+    fn from_key(k: u32) -> u64 {
+        (u64::from(k) << 32) | 0xFFFF_FFFF
+    }
+    #[inline(always)]
+    fn right(self, node: ImplicitNode) -> bool {
+        self >= (u64::from(node.key) << 32) | u64::from(node.fx)
+    }
+}
 
 /// Deepest tree given the implicit layout (4095 internal nodes).
 pub(crate) const IMPLICIT_MAX_DEPTH: usize = 12;
@@ -98,8 +184,6 @@ pub(crate) struct PackedForest {
     pub slow_before: Vec<u32>,
     /// Internal nodes of the trees with an implicit layout.
     pub imp_nodes: Buf<ImplicitNode>,
-    /// Missing values go left (1) or right (0), per implicit node.
-    pub imp_default_left: Buf<u8>,
     /// Last-level leaf values of the trees with an implicit layout.
     pub imp_leaves: Buf<f32>,
     /// Output column of each tree.
@@ -118,7 +202,6 @@ struct Builder {
     leaf_value: Vec<f32>,
     original: Vec<u32>,
     imp_nodes: Vec<ImplicitNode>,
-    imp_default_left: Vec<u8>,
     imp_leaves: Vec<f32>,
     num_features: usize,
 }
@@ -184,7 +267,6 @@ impl PackedForest {
             num_features,
             slow_before: Vec::new(),
             imp_nodes: Buf::Owned(b.imp_nodes),
-            imp_default_left: Buf::Owned(b.imp_default_left),
             imp_leaves: Buf::Owned(b.imp_leaves),
             tree_outputs: e.tree_outputs().to_vec(),
             round_ptr: e.round_ptr().to_vec(),
@@ -325,19 +407,20 @@ impl Builder {
         let internal = (1usize << d) - 1;
         let n0 = self.imp_nodes.len();
         let l0 = self.imp_leaves.len();
-        let fx_max = self.num_features.checked_mul(fast::LANES)?;
+        let fx_max = self.num_features.checked_mul(2 * fast::LANES)?;
         if u32::try_from(n0 + internal).is_err()
             || u32::try_from(l0 + internal + 1).is_err()
             || u32::try_from(fx_max).is_err()
         {
             return None;
         }
+        // Right whatever the value: a missing one reads the copy of feature 0
+        // where it goes right.
         let pass = ImplicitNode {
-            threshold: f32::NAN,
             fx: 0,
+            key: PASS_KEY,
         };
         self.imp_nodes.resize(n0 + internal, pass);
-        self.imp_default_left.resize(n0 + internal, 0);
         self.imp_leaves.resize(l0 + internal + 1, 0.0);
         // (original node, implicit slot, level)
         let mut stack = vec![(0usize, 0usize, 0usize)];
@@ -352,11 +435,11 @@ impl Builder {
                     ..
                 } => {
                     // `level < d`: a split is never on the last level.
+                    // `feature < num_features`, so no overflow (`fx_max` fits).
                     self.imp_nodes[n0 + slot] = ImplicitNode {
-                        threshold,
-                        fx: feature * fast::LANES as u32,
+                        fx: (2 * feature + u32::from(default_left)) * fast::LANES as u32,
+                        key: threshold_key(threshold),
                     };
-                    self.imp_default_left[n0 + slot] = u8::from(default_left);
                     stack.push((left as usize, 2 * slot + 1, level + 1));
                     stack.push((right as usize, 2 * slot + 2, level + 1));
                 }
@@ -386,7 +469,6 @@ impl Builder {
             || !implicit_in_bounds(&self.imp_nodes[n0..], self.num_features)
         {
             self.imp_nodes.truncate(n0);
-            self.imp_default_left.truncate(n0);
             self.imp_leaves.truncate(l0);
             return None;
         }
@@ -450,11 +532,11 @@ pub(crate) fn verify_pointer_tree(
 }
 
 /// The invariant of the implicit-layout kernels over all implicit nodes:
-/// every feature offset leaves room for all lanes of a group of
-/// `num_features` features. One pass, no branches.
+/// every feature offset leaves room for all lanes of a key group of
+/// `num_features` features (two copies each). One pass, no branches.
 pub(crate) fn implicit_in_bounds(imp_nodes: &[ImplicitNode], num_features: usize) -> bool {
     let Some(limit) = num_features
-        .checked_mul(fast::LANES)
+        .checked_mul(2 * fast::LANES)
         .and_then(|m| m.checked_sub(fast::LANES))
         .and_then(|m| u32::try_from(m).ok())
     else {
@@ -522,7 +604,7 @@ pub(crate) fn step_no_nan(node: &PackedNode, x: f32) -> u32 {
 /// The fast kernels: trees whose every node passed
 /// [`PackedForest::verify_tree`], walked without bounds checks.
 pub(crate) mod fast {
-    use super::{FEATURE_MASK, PackedForest, PackedNode, step, step_no_nan};
+    use super::{FEATURE_MASK, Key, PackedForest, PackedNode, step, step_no_nan};
 
     /// Rows (or trees) walked together.
     pub(crate) const LANES: usize = 8;
@@ -537,78 +619,98 @@ pub(crate) mod fast {
     }
 
     /// Walks levels `levels` of the implicit tree whose nodes start at
-    /// `n0` for the `L` rows of a lane-major group (`xg[c * L + j]`):
-    /// `idx[j]` is row `j`'s tree-local node on level `levels.start` and
-    /// becomes its node on level `levels.end`.
+    /// `n0` for the `L` rows of a lane-major key group (`xk[c * L + j]`, `c`
+    /// a feature copy, see [`super::ImplicitNode`]): `idx[j]` is row `j`'s
+    /// tree-local node on level `levels.start` and becomes its node on level
+    /// `levels.end`.
     ///
     /// The caller must ensure `n0` starts an implicit tree of depth `>=
     /// levels.end` that passed `verify_implicit_tree`, `idx[j] < 2^(s+1) -
     /// 1` for `s = levels.start` (a node of that level or above), and
-    /// `xg.len() >= p.num_features * L`.
+    /// `xk.len() >= 2 * p.num_features * L`.
     #[inline(always)]
-    pub(crate) unsafe fn implicit_steps<const L: usize, const NAN: bool>(
+    pub(crate) unsafe fn implicit_steps<const L: usize, K: Key>(
         p: &PackedForest,
         n0: u32,
         levels: std::ops::Range<u32>,
         idx: &mut [usize; L],
-        xg: &[f32],
+        xk: &[K],
     ) {
         const { assert!(L.is_multiple_of(LANES) && L > 0) };
         let tree_nodes = &p.imp_nodes[n0 as usize..];
-        let default_left = &p.imp_default_left[n0 as usize..];
         for _ in levels {
             for (j, i) in idx.iter_mut().enumerate() {
                 // SAFETY: before step `s` (0-based level) `*i < 2^(s+1) - 1`,
                 // which is `<= internal` for `s < depth`, and
                 // `verify_implicit_tree` proved `n0 + internal <=
-                // imp_nodes.len()` (`imp_default_left` has the same length),
-                // so the loads are in bounds; `implicit_in_bounds` proved
-                // `fx + LANES <= num_features * LANES` for every node (both
-                // checked when the forest was packed or loaded), so `fx * (L
-                // / LANES) + j < num_features * L <= xg.len()` (the caller's
-                // contract).
+                // imp_nodes.len()`, so the node load is in bounds;
+                // `implicit_in_bounds` proved `fx + LANES <= 2 * num_features *
+                // LANES` for every node (both checked when the forest was
+                // packed or loaded), so `fx * (L / LANES) + j < 2 *
+                // num_features * L <= xk.len()` (the caller's contract).
                 unsafe {
-                    let node = tree_nodes.get_unchecked(*i);
-                    let x = *xg.get_unchecked(node.fx as usize * (L / LANES) + j);
-                    #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                    let mut right = !(x < node.threshold);
-                    if NAN {
-                        right &= !(x.is_nan() & (*default_left.get_unchecked(*i) != 0));
-                    }
-                    *i = 2 * *i + 1 + usize::from(right);
+                    let node = *tree_nodes.get_unchecked(*i);
+                    let x = *xk.get_unchecked(node.fx as usize * (L / LANES) + j);
+                    *i = 2 * *i + 1 + usize::from(x.right(node));
                 }
             }
         }
     }
 
-    /// The leaf values fast tree `t` gives the `L` rows of a lane-major
-    /// group (`xg[c * L + j]` is feature `c` of row `j`; `L` a multiple of
-    /// [`LANES`]), walking the rows together: the implicit layout when the
-    /// tree has one, else the pointer layout.
+    /// The leaf values implicit tree `t` gives the [`LANES`] rows of the
+    /// lane-major key group `xk` (`xk.len() >= 2 * num_features * LANES`),
+    /// walking the rows together. On x86-64 the walk is
+    /// [`crate::arch::x86_64::walk::implicit`] (five instructions a step);
+    /// elsewhere [`implicit_steps`].
+    ///
+    /// The caller must ensure `t` is fast with an implicit layout and `xk` is
+    /// long enough (the unchecked loads rely on both).
+    #[inline(always)]
+    pub(crate) unsafe fn implicit_values(
+        p: &PackedForest,
+        t: &super::PackedTree,
+        xk: &[u64],
+    ) -> [f32; LANES] {
+        let Some((n0, l0)) = t.implicit else {
+            unreachable!("implicit_values needs an implicit tree")
+        };
+        // `depth` steps from slot 0, each to `2i + 1` or `2i + 2`.
+        let internal = (1usize << t.depth) - 1;
+        let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's contract, and `verify_implicit_tree` proved
+        // the tree's `internal` nodes lie in `imp_nodes` from `n0`.
+        let idx = unsafe {
+            crate::arch::x86_64::walk::implicit(&p.imp_nodes[n0 as usize..], t.depth, xk)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let idx = {
+            let mut idx = [0usize; LANES];
+            // SAFETY: `t` has an implicit layout, every index starts at the
+            // root, `xk` is long enough (the caller's contract).
+            unsafe { implicit_steps::<LANES, u64>(p, n0, 0..t.depth, &mut idx, xk) };
+            idx
+        };
+        let mut v = [0.0f32; LANES];
+        for (v, &i) in v.iter_mut().zip(&idx) {
+            *v = leaves[i - internal];
+        }
+        v
+    }
+
+    /// The leaf values pointer-layout tree `t` gives the `L` rows of a
+    /// lane-major group (`xg[c * L + j]` is feature `c` of row `j`; `L` a
+    /// multiple of [`LANES`]), walking the rows together.
     ///
     /// The caller must ensure `t` is `fast` and `xg.len() >= p.num_features
     /// * L` (the unchecked loads rely on both).
     #[inline(always)]
-    pub(crate) unsafe fn tree_values<const L: usize, const NAN: bool>(
+    pub(crate) unsafe fn pointer_values<const L: usize, const NAN: bool>(
         p: &PackedForest,
         t: &super::PackedTree,
         xg: &[f32],
     ) -> [f32; L] {
         const { assert!(L.is_multiple_of(LANES) && L > 0) };
-        let mut v = [0.0f32; L];
-        if let Some((n0, l0)) = t.implicit {
-            // `depth` steps from slot 0, each to `2i + 1` or `2i + 2`.
-            let internal = (1usize << t.depth) - 1;
-            let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
-            let mut idx = [0usize; L];
-            // SAFETY: `t` has an implicit layout, every index starts at 0,
-            // `xg` is long enough (the caller's contract).
-            unsafe { implicit_steps::<L, NAN>(p, n0, 0..t.depth, &mut idx, xg) };
-            for (v, &i) in v.iter_mut().zip(&idx) {
-                *v = leaves[i - internal];
-            }
-            return v;
-        }
         let nodes: &[PackedNode] = &p.nodes;
         let mut idx = [t.root; L];
         for _ in 0..t.depth {
@@ -627,6 +729,7 @@ pub(crate) mod fast {
                 }
             }
         }
+        let mut v = [0.0f32; L];
         for (v, &i) in v.iter_mut().zip(&idx) {
             // SAFETY: `i` is a node index of a fast tree (see above);
             // `leaf_value` has one entry per node.
@@ -635,11 +738,25 @@ pub(crate) mod fast {
         v
     }
 
+    /// One lane-major group of rows in the two forms the kernels read:
+    /// values for pointer-layout trees (`xg[c * L + j]`, feature `c` of row
+    /// `j`, NaN = missing) and keys for implicit ones (`xk[c * L + j]`, `c`
+    /// a feature copy: see [`super::ImplicitNode`]). A form no tree of the
+    /// forest reads is left empty.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Group<'a, K> {
+        /// `num_features * L` values.
+        pub xg: &'a [f32],
+        /// `2 * num_features * L` keys.
+        pub xk: &'a [K],
+        /// True when some value in the group is NaN.
+        pub nan: bool,
+    }
+
     /// Adds the leaf values of trees `trees` to the [`LANES`] rows of one
-    /// lane-major group: `xg[c * LANES + j]` is feature `c` of row `j`
-    /// (`xg.len() == num_features * LANES`), `acc[j * g + o]` is output `o` of
-    /// row `j`; only the first `k` rows are written back. For each row the
-    /// trees are added in increasing order, as the reference does.
+    /// group, `acc[j * g + o]` being output `o` of row `j`; only the first
+    /// `k` rows are written back. For each row the trees are added in
+    /// increasing order, as the reference does.
     ///
     /// Every tree in `trees` must be `fast` (checked; panics otherwise).
     #[inline(never)]
@@ -647,22 +764,31 @@ pub(crate) mod fast {
         p: &PackedForest,
         trees: std::ops::Range<usize>,
         outputs: &[u32],
-        xg: &[f32],
+        x: Group<'_, u64>,
         acc: &mut [f32],
         g: usize,
         k: usize,
     ) {
-        assert!(xg.len() >= p.num_features * LANES && acc.len() >= k * g && k <= LANES);
+        assert!(acc.len() >= k * g && k <= LANES);
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
+        // A form is built only when some tree reads it: checked per tree.
+        let values = |t: &super::PackedTree| {
+            if t.implicit.is_some() {
+                assert!(x.xk.len() >= 2 * p.num_features * LANES);
+                // SAFETY: the tree is fast and implicit, `xk` long enough.
+                unsafe { implicit_values(p, t, x.xk) }
+            } else {
+                assert!(x.xg.len() >= p.num_features * LANES);
+                // SAFETY: the tree is fast, `xg` long enough.
+                unsafe { pointer_values::<LANES, NAN>(p, t, x.xg) }
+            }
+        };
         if g == 1 {
             let mut s = [0.0f32; LANES];
             s[..k].copy_from_slice(&acc[..k]);
             for t in meta {
-                // SAFETY: every tree is fast and `xg` is long enough (both
-                // asserted above).
-                let v = unsafe { tree_values::<LANES, NAN>(p, t, xg) };
-                for (sj, v) in s.iter_mut().zip(v) {
+                for (sj, v) in s.iter_mut().zip(values(t)) {
                     *sj += v;
                 }
             }
@@ -670,9 +796,7 @@ pub(crate) mod fast {
         } else {
             for (t, meta) in trees.zip(meta) {
                 let o = outputs[t] as usize;
-                // SAFETY: as above.
-                let v = unsafe { tree_values::<LANES, NAN>(p, meta, xg) };
-                for (j, &v) in v.iter().enumerate().take(k) {
+                for (j, &v) in values(meta).iter().enumerate().take(k) {
                     acc[j * g + o] += v;
                 }
             }

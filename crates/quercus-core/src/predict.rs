@@ -5,8 +5,11 @@
 //!   other kernel is tested against, and the fallback (`QUERCUS_FORCE_SCALAR=1`).
 //! * [`Kernel::Interleaved`]: the packed layout, eight rows walked through a
 //!   tree at once with a branch-free step, trees in cache-sized blocks while a
-//!   block of rows streams through. Each row's leaf values are still added in
-//!   tree order, so its output is bit-identical to the reference.
+//!   block of rows streams through. Trees with the implicit layout compare
+//!   integer order keys of the values instead of floats, missing values
+//!   included (on x86-64 one step is five instructions of assembly, see
+//!   `arch::x86_64::walk`). Each row's leaf values are still added in tree
+//!   order, so its output is bit-identical to the reference.
 
 use std::sync::OnceLock;
 
@@ -17,7 +20,7 @@ use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble}
 use crate::input::FeatureMatrix;
 use crate::objective::{Objective, argmax_first, softmax_in_place};
 use crate::packed::fast::{self, LANES};
-use crate::packed::{FEATURE_MASK, PackedForest, step};
+use crate::packed::{FEATURE_MASK, Key, PackedForest, input_keys, step};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
@@ -37,8 +40,10 @@ pub enum Kernel {
     Auto,
     /// The scalar reference: one row, one tree at a time.
     Reference,
-    /// The portable packed kernel: eight rows walked through a tree at once
-    /// (one row: eight trees at once), trees in cache-sized blocks.
+    /// The packed kernel: eight rows walked through a tree at once (one row:
+    /// eight trees at once), trees in cache-sized blocks; no CPU feature
+    /// beyond the baseline (on x86-64 its step for shallow trees is baseline
+    /// assembly, tested against the same step in Rust).
     Interleaved,
     /// AVX-512 (F and CD; x86-64 only, an error where the CPU lacks them):
     /// sixteen rows at once; trees of depth at most 6 with the implicit
@@ -631,35 +636,37 @@ fn sum_fast(
     #[cfg(target_arch = "x86_64")]
     if wide {
         use crate::arch::x86_64::avx512;
-        let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
+        let group = |trees, x: fast::Group<'_, u32>, a: &mut [f32], k| {
             // SAFETY: `wide` is set only for `Kernel::Avx512`, which
             // `Kernel::resolve` grants only when the CPU has AVX-512F and
             // AVX-512CD.
             unsafe {
-                if nan {
-                    avx512::group::<true>(packed, trees, &packed.tree_outputs, xg, a, g, k)
+                if x.nan {
+                    avx512::group::<true>(packed, trees, &packed.tree_outputs, x, a, g, k)
                 } else {
-                    avx512::group::<false>(packed, trees, &packed.tree_outputs, xg, a, g, k)
+                    avx512::group::<false>(packed, trees, &packed.tree_outputs, x, a, g, k)
                 }
             }
         };
-        return sum_groups::<{ avx512::LANES }>(packed, trees, xb, f, n, acc, g, group);
+        return sum_groups::<{ avx512::LANES }, u32>(packed, trees, xb, f, n, acc, g, group);
     }
     let _ = wide;
-    let group = |nan: bool, trees, xg: &[f32], a: &mut [f32], k| {
-        if nan {
-            fast::group::<true>(packed, trees, &packed.tree_outputs, xg, a, g, k)
+    let group = |trees, x: fast::Group<'_, u64>, a: &mut [f32], k| {
+        if x.nan {
+            fast::group::<true>(packed, trees, &packed.tree_outputs, x, a, g, k)
         } else {
-            fast::group::<false>(packed, trees, &packed.tree_outputs, xg, a, g, k)
+            fast::group::<false>(packed, trees, &packed.tree_outputs, x, a, g, k)
         }
     };
-    sum_groups::<LANES>(packed, trees, xb, f, n, acc, g, group)
+    sum_groups::<LANES, u64>(packed, trees, xb, f, n, acc, g, group)
 }
 
-/// The driver of [`sum_fast`] for groups of `L` rows: `group(has_nan, trees,
-/// xg, acc, k)` adds trees to one lane-major group.
+/// The driver of [`sum_fast`] for groups of `L` rows with keys of type `K`:
+/// `group(trees, x, acc, k)` adds trees to one lane-major group `x`, built
+/// in the forms the trees read (values for pointer-layout trees, keys for
+/// implicit ones).
 #[allow(clippy::too_many_arguments)]
-fn sum_groups<const L: usize>(
+fn sum_groups<const L: usize, K: Key>(
     packed: &PackedForest,
     trees: std::ops::Range<usize>,
     xb: &[f32],
@@ -667,23 +674,35 @@ fn sum_groups<const L: usize>(
     n: usize,
     acc: &mut [f32],
     g: usize,
-    group: impl Fn(bool, std::ops::Range<usize>, &[f32], &mut [f32], usize),
+    group: impl Fn(std::ops::Range<usize>, fast::Group<'_, K>, &mut [f32], usize),
 ) {
     const { assert!(L > 0) };
     let groups = n.div_ceil(L);
-    let mut xt = vec![0.0f32; groups * f * L];
+    let meta = &packed.trees[trees.clone()];
+    let values = meta.iter().any(|t| t.implicit.is_none());
+    let keys = meta.iter().any(|t| t.implicit.is_some());
+    let mut xt = vec![0.0f32; if values { groups * f * L } else { 0 }];
+    let mut xk = vec![K::default(); if keys { groups * 2 * f * L } else { 0 }];
     let mut has_nan = vec![false; groups];
-    for (grp, (xg, nan)) in xt
-        .chunks_exact_mut((f * L).max(1))
-        .zip(has_nan.iter_mut())
-        .enumerate()
-    {
+    for (grp, nan) in has_nan.iter_mut().enumerate() {
         for j in 0..L {
             // Lanes past the last row repeat it (their sums are not kept).
             let r = (grp * L + j).min(n - 1);
-            for (c, &v) in xb[r * f..(r + 1) * f].iter().enumerate() {
-                xg[c * L + j] = v;
-                *nan |= v.is_nan();
+            let row = &xb[r * f..(r + 1) * f];
+            *nan |= row.iter().any(|v| v.is_nan());
+            if values {
+                let xg = &mut xt[grp * f * L..(grp + 1) * f * L];
+                for (c, &v) in row.iter().enumerate() {
+                    xg[c * L + j] = v;
+                }
+            }
+            if keys {
+                let xg = &mut xk[grp * 2 * f * L..(grp + 1) * 2 * f * L];
+                for (c, &v) in row.iter().enumerate() {
+                    let [right, left] = input_keys(v);
+                    xg[2 * c * L + j] = K::from_key(right);
+                    xg[(2 * c + 1) * L + j] = K::from_key(left);
+                }
             }
         }
     }
@@ -693,8 +712,20 @@ fn sum_groups<const L: usize>(
         for (grp, &nan) in has_nan.iter().enumerate() {
             let r0 = grp * L;
             let k = (n - r0).min(L);
-            let xg = &xt[grp * f * L..(grp + 1) * f * L];
-            group(nan, start..end, xg, &mut acc[r0 * g..(r0 + k) * g], k);
+            let x = fast::Group {
+                xg: if values {
+                    &xt[grp * f * L..(grp + 1) * f * L]
+                } else {
+                    &[]
+                },
+                xk: if keys {
+                    &xk[grp * 2 * f * L..(grp + 1) * 2 * f * L]
+                } else {
+                    &[]
+                },
+                nan,
+            };
+            group(start..end, x, &mut acc[r0 * g..(r0 + k) * g], k);
         }
         start = end;
     }
@@ -973,7 +1004,19 @@ pub(crate) mod tests {
             let right = grow(rng, nodes, nf, depth + 1, max);
             nodes[me as usize] = Node::Split {
                 feature: (next(rng) % nf as u64) as u32,
-                threshold: (next(rng) % 9) as f32 * 0.25,
+                // Mostly a grid rows hit exactly; also the values whose
+                // order keys are edge cases (signed zeros, infinities,
+                // subnormals) and a NaN threshold (every value goes right).
+                threshold: match next(rng) % 24 {
+                    9 => -0.0,
+                    10 => f32::INFINITY,
+                    11 => f32::NEG_INFINITY,
+                    12 => 1e-40,
+                    13 => -1e-40,
+                    14 => f32::NAN,
+                    15 => -0.5,
+                    v => (v % 9) as f32 * 0.25,
+                },
                 default_left: next(rng).is_multiple_of(2),
                 left,
                 right,
@@ -1031,7 +1074,14 @@ pub(crate) mod tests {
                 .map(|i| match (i as u64).wrapping_mul(seed) >> 59 {
                     0 => f32::NAN,
                     1 => -7.0, // the sentinel below
-                    v => (v % 11) as f32 * 0.25 - 0.25,
+                    v => match v % 16 {
+                        11 => -0.0,
+                        12 => f32::INFINITY,
+                        13 => f32::NEG_INFINITY,
+                        14 => 1e-40,
+                        15 => -1e-40,
+                        w => w as f32 * 0.25 - 0.25,
+                    },
                 })
                 .collect();
             let m = FeatureMatrix::row_major(&x, rows, nf).unwrap();

@@ -1,5 +1,5 @@
 //! XXH3-64 (Yann Collet's xxHash, version 0.8 and later), with seed 0 and the
-//! default secret: the checksum of compiled files (format version 2).
+//! default secret: the checksum of compiled files (format version 2 and later).
 //!
 //! Written from the algorithm in `xxhash.h`; the tests check it against the
 //! reference vectors of xxHash's own sanity check (`cli/xsum_sanity_check.c`).

@@ -2,8 +2,8 @@
 //!
 //! The top [`TOP_LEVELS`] levels of a tree with an implicit layout are not
 //! walked: each of their (at most 31) nodes is compared against the sixteen
-//! rows with one vector compare (the rows' values of a feature are
-//! contiguous in the group), and each row keeps a 32-bit set of the level-5
+//! rows with one unsigned compare of 32-bit keys (the rows' keys of a feature
+//! copy are contiguous in the group; see [`crate::packed::ImplicitNode`]), and each row keeps a 32-bit set of the level-5
 //! nodes it can still reach (QuickScorer, Lucchese et al., SIGIR 2015): a row
 //! that goes right at a node loses the nodes under its left child. The
 //! leftmost one left is the one the walk would reach, since the nodes on the
@@ -20,13 +20,13 @@
 //! position.
 //!
 //! Trees without an implicit layout are walked sixteen rows at a time by the
-//! portable [`tree_values`]. Leaf values are added to each row in increasing
+//! portable [`pointer_values`]. Leaf values are added to each row in increasing
 //! tree order with one f32 addition per tree, as the reference does, so the
 //! sums are bit-identical.
 
 use std::arch::x86_64::*;
 
-use crate::packed::fast::{LANES as PORTABLE_LANES, implicit_steps, tree_values};
+use crate::packed::fast::{Group, LANES as PORTABLE_LANES, implicit_steps, pointer_values};
 use crate::packed::{PackedForest, PackedTree};
 
 /// Rows evaluated together.
@@ -64,9 +64,9 @@ pub(crate) fn supported() -> bool {
         && std::arch::is_x86_feature_detected!("avx512cd")
 }
 
-/// [`crate::packed::fast::group`] for [`LANES`] rows with AVX-512: adds the
-/// leaf values of `trees` to rows `0..k` of the lane-major group `xg`
-/// (`xg[c * LANES + j]`), `acc[j * g + o]` being output `o` of row `j`.
+/// [`crate::packed::fast::group`] for [`LANES`] rows with AVX-512 (32-bit
+/// keys): adds the leaf values of `trees` to rows `0..k` of the lane-major
+/// group `x`, `acc[j * g + o]` being output `o` of row `j`.
 ///
 /// Every tree in `trees` must be `fast` (checked; panics otherwise).
 ///
@@ -77,23 +77,25 @@ pub(crate) unsafe fn group<const NAN: bool>(
     p: &PackedForest,
     trees: std::ops::Range<usize>,
     outputs: &[u32],
-    xg: &[f32],
+    x: Group<'_, u32>,
     acc: &mut [f32],
     g: usize,
     k: usize,
 ) {
-    assert!(xg.len() >= p.num_features * LANES && acc.len() >= k * g && k <= LANES);
+    assert!(acc.len() >= k * g && k <= LANES);
     assert!(p.all_fast(trees.clone()));
     let meta = &p.trees[trees.clone()];
+    // A form is built only when some tree reads it: checked per tree.
     let values = |t: &PackedTree| -> __m512 {
         if t.implicit.is_some() {
-            // SAFETY: `t` is fast with an implicit layout, and `xg` holds
-            // `num_features * LANES` values (asserted above); the CPU
-            // features are this function's contract.
-            unsafe { implicit_values::<NAN>(p, t, xg) }
+            assert!(x.xk.len() >= 2 * p.num_features * LANES);
+            // SAFETY: `t` is fast with an implicit layout, and `x.xk` is long
+            // enough; the CPU features are this function's contract.
+            unsafe { implicit_values(p, t, x.xk) }
         } else {
-            // SAFETY: `t` is fast and `xg` is long enough (asserted above).
-            let v = unsafe { walk_tree::<NAN>(p, t, xg) };
+            assert!(x.xg.len() >= p.num_features * LANES);
+            // SAFETY: `t` is fast and `x.xg` is long enough.
+            let v = unsafe { walk_tree::<NAN>(p, t, x.xg) };
             // SAFETY: `v` holds sixteen f32.
             unsafe { _mm512_loadu_ps(v.as_ptr()) }
         }
@@ -120,15 +122,15 @@ pub(crate) unsafe fn group<const NAN: bool>(
     }
 }
 
-/// The leaf values of implicit tree `t` for the sixteen rows of `xg`: top
-/// levels by bitvectors, the rest walked (see the module docs).
+/// The leaf values of implicit tree `t` for the sixteen rows of the key group
+/// `xk`: top levels by bitvectors, the rest walked (see the module docs).
 ///
 /// # Safety
-/// `t` must be fast with an implicit layout, `xg.len() >= p.num_features *
+/// `t` must be fast with an implicit layout, `xk.len() >= 2 * p.num_features *
 /// LANES`, and the CPU must support AVX-512F and AVX-512CD.
 #[inline]
 #[target_feature(enable = "avx512f,avx512cd")]
-unsafe fn implicit_values<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg: &[f32]) -> __m512 {
+unsafe fn implicit_values(p: &PackedForest, t: &PackedTree, xk: &[u32]) -> __m512 {
     let Some((n0, l0)) = t.implicit else {
         unreachable!("implicit_values needs an implicit tree")
     };
@@ -140,25 +142,21 @@ unsafe fn implicit_values<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg:
     // imp_nodes.len()` and `l0 + internal < imp_leaves.len()` (checked when
     // the forest was packed or loaded), and `top_nodes <= internal`.
     let nodes = &p.imp_nodes[n0 as usize..n0 as usize + top_nodes];
-    let default_left = &p.imp_default_left[n0 as usize..n0 as usize + top_nodes];
     let leaves = &p.imp_leaves[l0 as usize..l0 as usize + internal + 1];
     let mut set = _mm512_set1_epi32(-1);
-    for (i, (node, &dl)) in nodes.iter().zip(default_left).enumerate() {
-        // SAFETY: `implicit_in_bounds` proved `fx + PORTABLE_LANES <=
+    for (i, node) in nodes.iter().enumerate() {
+        // SAFETY: `implicit_in_bounds` proved `fx + PORTABLE_LANES <= 2 *
         // num_features * PORTABLE_LANES` for every implicit node, so the
-        // sixteen values at `fx * 2` end within `num_features * LANES <=
-        // xg.len()` (the caller's contract).
+        // sixteen keys at `fx * 2` end within `2 * num_features * LANES <=
+        // xk.len()` (the caller's contract).
         let x = unsafe {
-            _mm512_loadu_ps(xg.as_ptr().add(node.fx as usize * (LANES / PORTABLE_LANES)))
+            _mm512_loadu_si512(
+                xk.as_ptr().add(node.fx as usize * (LANES / PORTABLE_LANES)) as *const __m512i
+            )
         };
-        // Left: `x < t` (false for a NaN value or threshold), or a missing
-        // value at a node that sends missing values left. Everything else
-        // goes right, exactly as the scalar step.
-        let mut left = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(node.threshold));
-        if NAN {
-            let missing = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-            left |= missing & 0u16.wrapping_sub(u16::from(dl != 0));
-        }
+        // Left: the row's key below the node's, exactly as the scalar step
+        // (a missing value's key in this copy already says where it goes).
+        let left = _mm512_cmplt_epu32_mask(x, _mm512_set1_epi32(node.key as i32));
         set = _mm512_mask_and_epi32(set, !left, set, _mm512_set1_epi32(LEFT_MASK[i] as i32));
     }
     // The leftmost position left, in depth-5 numbering, then on level `top`
@@ -186,9 +184,9 @@ unsafe fn implicit_values<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg:
         *i = f as usize;
     }
     // SAFETY: `t` is implicit of depth `d > top`; every `idx[j] = 2^top - 1
-    // + pos` with `pos < 2^top` is a node of level `top`; `xg` is long
+    // + pos` with `pos < 2^top` is a node of level `top`; `xk` is long
     // enough (the caller's contract).
-    unsafe { walk_levels::<NAN>(p, n0, top..d, &mut idx, xg) };
+    unsafe { walk_levels(p, n0, top..d, &mut idx, xk) };
     let mut v = [0f32; LANES];
     for (v, &i) in v.iter_mut().zip(&idx) {
         *v = leaves[i - internal];
@@ -201,14 +199,14 @@ unsafe fn implicit_values<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg:
 // context: inlined here, LLVM turns their loop over the sixteen rows into
 // AVX-512 gathers, which measured 1.6x slower than the scalar loads.
 
-/// [`tree_values`] for sixteen rows, not inlined.
+/// [`pointer_values`] for sixteen rows, not inlined.
 ///
 /// # Safety
-/// As [`tree_values`].
+/// As [`pointer_values`].
 #[inline(never)]
 unsafe fn walk_tree<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg: &[f32]) -> [f32; LANES] {
-    // SAFETY: the caller's contract is `tree_values`'s.
-    unsafe { tree_values::<LANES, NAN>(p, t, xg) }
+    // SAFETY: the caller's contract is `pointer_values`'s.
+    unsafe { pointer_values::<LANES, NAN>(p, t, xg) }
 }
 
 /// [`implicit_steps`] for sixteen rows, not inlined.
@@ -216,15 +214,15 @@ unsafe fn walk_tree<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg: &[f32
 /// # Safety
 /// As [`implicit_steps`].
 #[inline(never)]
-unsafe fn walk_levels<const NAN: bool>(
+unsafe fn walk_levels(
     p: &PackedForest,
     n0: u32,
     levels: std::ops::Range<u32>,
     idx: &mut [usize; LANES],
-    xg: &[f32],
+    xk: &[u32],
 ) {
     // SAFETY: the caller's contract is `implicit_steps`'s.
-    unsafe { implicit_steps::<LANES, NAN>(p, n0, levels, idx, xg) }
+    unsafe { implicit_steps::<LANES, u32>(p, n0, levels, idx, xk) }
 }
 
 #[cfg(test)]
