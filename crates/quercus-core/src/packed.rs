@@ -820,7 +820,11 @@ pub(crate) mod fast {
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
         let nodes: &[PackedNode] = &p.nodes;
+        let leaf_value: &[f32] = &p.leaf_value;
         let single = acc.len() == 1;
+        // One output: the sum stays in a register (the same additions in
+        // the same order as into `acc[0]`).
+        let mut sum = acc.first().copied().unwrap_or(0.0);
         let mut t0 = 0;
         while t0 < meta.len() {
             let chunk = &meta[t0..(t0 + LANES).min(meta.len())];
@@ -846,14 +850,17 @@ pub(crate) mod fast {
             }
             if single {
                 for &i in &idx[..chunk.len()] {
-                    acc[0] += p.leaf_value[i as usize];
+                    sum += leaf_value[i as usize];
                 }
             } else {
                 for (j, &i) in idx[..chunk.len()].iter().enumerate() {
-                    acc[outputs[trees.start + t0 + j] as usize] += p.leaf_value[i as usize];
+                    acc[outputs[trees.start + t0 + j] as usize] += leaf_value[i as usize];
                 }
             }
             t0 += chunk.len();
+        }
+        if single {
+            acc[0] = sum;
         }
     }
 }
