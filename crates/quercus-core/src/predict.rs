@@ -46,10 +46,10 @@ pub enum Kernel {
     /// assembly, tested against the same step in Rust).
     Interleaved,
     /// AVX-512 (F and CD; x86-64 only, an error where the CPU lacks them):
-    /// sixteen rows at once; trees of depth at most 6 with the implicit
-    /// layout are evaluated by vector compares of every node and 64-bit leaf
-    /// sets per row (QuickScorer-style), other trees walked as in
-    /// [`Kernel::Interleaved`]. Opt-in: [`Kernel::Auto`] does not pick it
+    /// sixteen rows at once; the top five levels of each tree with the
+    /// implicit layout are evaluated by one vector compare of integer keys
+    /// per node and 32-bit sets of reachable nodes per row (QuickScorer-style),
+    /// the rest walked as in [`Kernel::Interleaved`]. Opt-in: [`Kernel::Auto`] does not pick it
     /// (no faster than [`Kernel::Interleaved`] where measured).
     Avx512,
 }
