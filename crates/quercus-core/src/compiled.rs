@@ -39,7 +39,7 @@ use crate::forest::{
 };
 use crate::objective::{Objective, Sigmoid};
 use crate::packed::{
-    FEATURE_MASK, ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds,
+    ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds, node_ok,
     nodes_in_bounds, verify_implicit_tree,
 };
 use crate::verify::pointer_tree_in_bounds;
@@ -51,11 +51,12 @@ pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
 ///
 /// Version 2 replaced version 1's XXH64 of the whole file with [`checksum`]
 /// (XXH3-64 over 256 KiB chunks, which two threads can share) and stores node
-/// numbers only for trees not numbered in order. Version 3 (this one) stores
+/// numbers only for trees not numbered in order. Version 3 stores
 /// implicit-layout splits as integer keys with the default direction folded
-/// into the feature offset (no separate default-direction section). Older
-/// files are refused with a message to recompile them.
-pub const VERSION: u32 = 3;
+/// into the feature offset (no separate default-direction section). Version 4
+/// (this one) does the same for the pointer layout. Older files are refused
+/// with a message to recompile them.
+pub const VERSION: u32 = 4;
 const HEADER: usize = 64;
 const ALIGN: usize = 64;
 const MAX_SECTIONS: usize = 64;
@@ -736,10 +737,10 @@ fn verify(p: &PackedForest, slow: &[(usize, Tree)], num_outputs: usize) -> Resul
             usize::MAX
         };
     }
-    let placeholder_ok = p.nodes.first().is_some_and(|n| {
-        (n.left as usize) + 1 < p.nodes.len()
-            && ((n.feature & FEATURE_MASK) as usize) < p.num_features.max(1)
-    });
+    let placeholder_ok = p
+        .nodes
+        .first()
+        .is_some_and(|n| node_ok(n, p.nodes.len(), p.num_features));
     let tiled = next_root == p.nodes.len() && placeholder_ok;
     let mut slow = slow.iter().peekable();
     for (t, pt) in p.trees.iter().enumerate() {

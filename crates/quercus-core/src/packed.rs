@@ -16,25 +16,84 @@
 use crate::buf::{Buf, Pod};
 use crate::forest::{Node, Tree};
 
-/// Bit of [`PackedNode::feature`] set when missing values go left.
-pub(crate) const DEFAULT_LEFT: u32 = 1 << 31;
-/// Mask of the feature index in [`PackedNode::feature`].
-pub(crate) const FEATURE_MASK: u32 = !DEFAULT_LEFT;
-
-/// One node: a numeric split, or a leaf (see the module docs).
+/// One node of the pointer layout: a numeric split, or a leaf (see the
+/// module docs). The split compares integer keys as an [`ImplicitNode`]
+/// does, and its first eight bytes are laid out as one: read as a
+/// little-endian `u64` they are `fx | key << 32`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
 pub(crate) struct PackedNode {
-    /// Split threshold; NaN for a leaf.
-    pub threshold: f32,
-    /// Feature index, with [`DEFAULT_LEFT`] as the top bit.
-    pub feature: u32,
+    /// The offset of the node's copy of its feature in a key group (see
+    /// [`feature_offset`]); 0 for a leaf.
+    pub fx: u32,
+    /// [`threshold_key`] of the split threshold; [`PASS_KEY`] for a leaf.
+    pub key: u32,
     /// Packed index of the left child (the right child is `left + 1`).
     pub left: u32,
 }
 
 // SAFETY: repr(C), three 4-byte fields, no padding; any bits are a value.
 unsafe impl Pod for PackedNode {}
+
+impl PackedNode {
+    /// A leaf at packed index `slot >= 1`: every value goes right, to
+    /// `left + 1 == slot`, itself.
+    pub(crate) fn leaf(slot: u32) -> PackedNode {
+        PackedNode {
+            fx: 0,
+            key: PASS_KEY,
+            left: slot - 1,
+        }
+    }
+}
+
+/// The offset `(2 * feature + default_left) * LANES` of a split's copy of
+/// its feature in a lane-major key group (see [`ImplicitNode`]).
+pub(crate) fn feature_offset(feature: u32, default_left: bool) -> u32 {
+    (2 * feature + u32::from(default_left)) * fast::LANES as u32
+}
+
+/// The feature and default direction (true: left) of feature offset `fx`
+/// (the inverse of [`feature_offset`]).
+pub(crate) fn offset_feature(fx: u32) -> (u32, bool) {
+    let c = fx / fast::LANES as u32;
+    (c / 2, c % 2 == 1)
+}
+
+/// The threshold a node compares against, from its key (the inverse of
+/// [`threshold_key`] on valid keys).
+pub(crate) fn key_threshold(key: u32) -> f32 {
+    if key == PASS_KEY {
+        f32::NAN
+    } else if key & 0x8000_0000 != 0 {
+        f32::from_bits(key & 0x7FFF_FFFF)
+    } else {
+        f32::from_bits(!key)
+    }
+}
+
+/// The smallest and largest keys of a non-NaN value (of -inf and +inf).
+pub(crate) const KEY_RANGE: (u32, u32) = (0x007F_FFFF, 0xFF80_0000);
+
+/// True when a node's `fx` and `key` are what the kernels and the rebuilt IR
+/// agree on: `fx` a multiple of [`fast::LANES`] up to `fx_limit`, `key` the
+/// key of a threshold ([`PASS_KEY`], or a non-NaN value's key). Branch-free.
+#[inline(always)]
+pub(crate) fn head_ok(fx: u32, key: u32, fx_limit: u32) -> bool {
+    (fx <= fx_limit)
+        & fx.is_multiple_of(fast::LANES as u32)
+        & ((key == PASS_KEY) | (key.wrapping_sub(KEY_RANGE.0) <= KEY_RANGE.1 - KEY_RANGE.0))
+}
+
+/// The largest valid `fx` for `num_features` features: the last copy's
+/// [`fast::LANES`] keys end the group of `2 * num_features * LANES` keys.
+/// `None` when there are no features or the offset does not fit a `u32`.
+pub(crate) fn fx_limit(num_features: usize) -> Option<u32> {
+    num_features
+        .checked_mul(2 * fast::LANES)
+        .and_then(|m| m.checked_sub(fast::LANES))
+        .and_then(|m| u32::try_from(m).ok())
+}
 
 /// A node of the implicit layout: a fast tree of depth `d` padded to the
 /// perfect binary tree of depth `d`, its `2^d - 1` internal nodes stored
@@ -71,8 +130,14 @@ unsafe impl Pod for ImplicitNode {}
 /// Keys of non-NaN values lie in `0x007F_FFFF..=0xFF80_0000` (-inf to +inf).
 #[inline(always)]
 pub(crate) fn value_key(x: f32) -> u32 {
-    let b = if x == 0.0 { 0 } else { x.to_bits() };
-    // Negative values: larger magnitude, smaller key; positive ones above.
+    order_key(if x == 0.0 { 0.0 } else { x })
+}
+
+/// The sign-flip order of the bits of `x`: negative values (larger
+/// magnitude, smaller key) below positive ones; -0 one below +0.
+#[inline(always)]
+fn order_key(x: f32) -> u32 {
+    let b = x.to_bits();
     if b & 0x8000_0000 != 0 {
         !b
     } else {
@@ -90,9 +155,12 @@ pub(crate) const MISSING_LEFT: u32 = 0;
 /// value goes right (`x < NaN` is false), a missing one by its copy.
 pub(crate) const PASS_KEY: u32 = 1;
 
-/// The key a node compares against: [`value_key`], or [`PASS_KEY`] for NaN.
+/// The key a node compares against: [`PASS_KEY`] for NaN, else the
+/// threshold's order key, -0 kept apart from +0 (so [`key_threshold`] gives
+/// back its bits): no value has the key of -0, so `value_key(x) <
+/// threshold_key(t)` exactly when `x < t` for either zero too.
 pub(crate) fn threshold_key(t: f32) -> u32 {
-    if t.is_nan() { PASS_KEY } else { value_key(t) }
+    if t.is_nan() { PASS_KEY } else { order_key(t) }
 }
 
 /// The two keys of input value `x`: for its copy read by nodes whose missing
@@ -109,15 +177,18 @@ pub(crate) fn input_keys(x: f32) -> [u32; 2] {
 }
 
 /// An input key as a kernel stores it: `u32`, or `u64` for the scalar
-/// kernel, which compares a whole [`ImplicitNode`] read as `fx | key << 32`
-/// against `key << 32 | 0xFFFF_FFFF` (greater or equal exactly when the
+/// kernel, which compares a node's first eight bytes read as `fx | key <<
+/// 32` against `key << 32 | 0xFFFF_FFFF` (greater or equal exactly when the
 /// input key is, as `fx < 2^32 - 1`).
 pub(crate) trait Key: Copy + Default + Send + Sync {
     /// The stored form of key `k`.
     fn from_key(k: u32) -> Self;
-    /// True when the value goes right at `node`: its key is not below the
-    /// node's.
-    fn right(self, node: ImplicitNode) -> bool;
+    /// True when the value goes right at a node with feature offset `fx`
+    /// and key `key`: its key is not below the node's.
+    fn right(self, fx: u32, key: u32) -> bool;
+    /// `keys` as 64-bit keys, when they are (what the x86-64 assembly walks
+    /// read).
+    fn as_u64(keys: &[Self]) -> Option<&[u64]>;
 }
 
 impl Key for u32 {
@@ -126,8 +197,12 @@ impl Key for u32 {
         k
     }
     #[inline(always)]
-    fn right(self, node: ImplicitNode) -> bool {
-        self >= node.key
+    fn right(self, _fx: u32, key: u32) -> bool {
+        self >= key
+    }
+    #[inline(always)]
+    fn as_u64(_keys: &[u32]) -> Option<&[u64]> {
+        None
     }
 }
 
@@ -137,8 +212,12 @@ impl Key for u64 {
         (u64::from(k) << 32) | 0xFFFF_FFFF
     }
     #[inline(always)]
-    fn right(self, node: ImplicitNode) -> bool {
-        self >= (u64::from(node.key) << 32) | u64::from(node.fx)
+    fn right(self, fx: u32, key: u32) -> bool {
+        self >= (u64::from(key) << 32) | u64::from(fx)
+    }
+    #[inline(always)]
+    fn as_u64(keys: &[u64]) -> Option<&[u64]> {
+        Some(keys)
     }
 }
 
@@ -237,7 +316,8 @@ impl PackedForest {
             };
             let fast = tree.leaf_width() == 1
                 && !tree.has_categorical()
-                && u32::try_from(b.nodes.len() + tree.nodes().len()).is_ok();
+                && u32::try_from(b.nodes.len() + tree.nodes().len()).is_ok()
+                && fx_limit(num_features.max(1)).is_some();
             if fast {
                 pt.root = b.nodes.len() as u32;
                 b.push_pointer(tree);
@@ -246,10 +326,9 @@ impl PackedForest {
                 pt.implicit = b.push_implicit(tree);
                 let range = pt.root as usize..b.nodes.len();
                 // `nodes_in_bounds` restricted to this tree's nodes.
-                let in_bounds = b.nodes[range].iter().all(|n| {
-                    (n.left as usize) + 1 < b.nodes.len()
-                        && ((n.feature & FEATURE_MASK) as usize) < num_features.max(1)
-                });
+                let in_bounds = b.nodes[range]
+                    .iter()
+                    .all(|n| node_ok(n, b.nodes.len(), num_features));
                 if !in_bounds || !verify_pointer_tree(&b.nodes, &pt, num_features) {
                     // Cannot happen for a validated `Tree`; if it ever did,
                     // the tree is walked by the (bounds-checked) reference.
@@ -334,10 +413,11 @@ impl PackedForest {
                 }
             } else {
                 let l = n.left as usize;
+                let (feature, default_left) = offset_feature(n.fx);
                 Node::Split {
-                    feature: n.feature & FEATURE_MASK,
-                    threshold: n.threshold,
-                    default_left: n.feature & DEFAULT_LEFT != 0,
+                    feature,
+                    threshold: key_threshold(n.key),
+                    default_left,
                     left: number(l).ok_or_else(bad)?,
                     right: number(l + 1).ok_or_else(bad)?,
                     categories: None,
@@ -371,9 +451,11 @@ impl Builder {
                     let l = self.nodes.len() as u32;
                     self.push_placeholder(left);
                     self.push_placeholder(right);
+                    // `feature < num_features`, whose offsets fit a `u32`
+                    // (checked by `new`).
                     self.nodes[s] = PackedNode {
-                        threshold,
-                        feature: feature | if default_left { DEFAULT_LEFT } else { 0 },
+                        fx: feature_offset(feature, default_left),
+                        key: threshold_key(threshold),
                         left: l,
                     };
                     queue.push_back((left as usize, l));
@@ -381,13 +463,8 @@ impl Builder {
                 }
                 Node::Leaf { value } => {
                     self.leaf_value[s] = value;
-                    self.nodes[s] = PackedNode {
-                        threshold: f32::NAN,
-                        feature: 0,
-                        // Steps back to itself; `slot >= 1` (slot 0 is the
-                        // placeholder).
-                        left: slot - 1,
-                    };
+                    // `slot >= 1` (slot 0 is the placeholder).
+                    self.nodes[s] = PackedNode::leaf(slot);
                 }
                 // Not a fast tree; never packed.
                 Node::VectorLeaf { .. } => {}
@@ -437,7 +514,7 @@ impl Builder {
                     // `level < d`: a split is never on the last level.
                     // `feature < num_features`, so no overflow (`fx_max` fits).
                     self.imp_nodes[n0 + slot] = ImplicitNode {
-                        fx: (2 * feature + u32::from(default_left)) * fast::LANES as u32,
+                        fx: feature_offset(feature, default_left),
                         key: threshold_key(threshold),
                     };
                     stack.push((left as usize, 2 * slot + 1, level + 1));
@@ -477,8 +554,8 @@ impl Builder {
 
     fn push_placeholder(&mut self, orig: u32) {
         self.nodes.push(PackedNode {
-            threshold: f32::NAN,
-            feature: 0,
+            fx: 0,
+            key: PASS_KEY,
             left: 0,
         });
         self.leaf_value.push(0.0);
@@ -487,20 +564,25 @@ impl Builder {
 }
 
 /// The invariant the pointer-layout kernels' unchecked loads rely on, over
-/// the whole node array: every node's `left` and `left + 1` are indices of the
-/// array, and every node's feature is `< max(num_features, 1)` (a step loads
-/// a leaf's feature too; a forest without features has only single-leaf
-/// trees, never stepped). A walk that starts at a valid index therefore only
-/// ever loads valid nodes and features, whatever the input. One pass, no
-/// branches.
+/// the whole node array: every node passes [`node_ok`]. A walk that starts
+/// at a valid index therefore only ever loads valid nodes and keys, whatever
+/// the input. One pass, no branches.
 pub(crate) fn nodes_in_bounds(nodes: &[PackedNode], num_features: usize) -> bool {
-    let Ok(len) = u32::try_from(nodes.len()) else {
-        return false;
-    };
-    let limit = num_features.max(1) as u32;
-    nodes.iter().fold(true, |ok, n| {
-        ok & (n.left < len.saturating_sub(1)) & ((n.feature & FEATURE_MASK) < limit)
-    })
+    u32::try_from(nodes.len()).is_ok()
+        && nodes
+            .iter()
+            .fold(true, |ok, n| ok & node_ok(n, nodes.len(), num_features))
+}
+
+/// One node of an array of `len` nodes, for `num_features` features: its
+/// `left` and `left + 1` are indices of the array, and [`head_ok`] with the
+/// [`fx_limit`] of `max(num_features, 1)` features (a step loads a leaf's
+/// key too; a forest without features has only single-leaf trees, never
+/// stepped). Branch-free.
+#[inline(always)]
+pub(crate) fn node_ok(n: &PackedNode, len: usize, num_features: usize) -> bool {
+    let limit = fx_limit(num_features.max(1)).unwrap_or(0);
+    ((n.left as usize) + 1 < len) & head_ok(n.fx, n.key, limit)
 }
 
 /// Checks one fast tree's shape (what rebuilding its IR and walking it
@@ -533,16 +615,15 @@ pub(crate) fn verify_pointer_tree(
 
 /// The invariant of the implicit-layout kernels over all implicit nodes:
 /// every feature offset leaves room for all lanes of a key group of
-/// `num_features` features (two copies each). One pass, no branches.
+/// `num_features` features (two copies each), and every node passes
+/// [`head_ok`]. One pass, no branches.
 pub(crate) fn implicit_in_bounds(imp_nodes: &[ImplicitNode], num_features: usize) -> bool {
-    let Some(limit) = num_features
-        .checked_mul(2 * fast::LANES)
-        .and_then(|m| m.checked_sub(fast::LANES))
-        .and_then(|m| u32::try_from(m).ok())
-    else {
+    let Some(limit) = fx_limit(num_features) else {
         return imp_nodes.is_empty();
     };
-    imp_nodes.iter().fold(true, |ok, n| ok & (n.fx <= limit))
+    imp_nodes
+        .iter()
+        .fold(true, |ok, n| ok & head_ok(n.fx, n.key, limit))
 }
 
 /// Checks one tree's implicit layout, given [`implicit_in_bounds`]:
@@ -583,40 +664,29 @@ pub(crate) fn pointer_tree_span(
     ok.then_some((root, end))
 }
 
-/// One traversal step: the next packed index for value `x` at `node`.
-/// Branch-free: `x < t` is false for NaN, so NaN goes right unless the
-/// node sends missing values left.
+/// The next packed index for input key `x` (see [`Key`]) at `node`: `left`,
+/// or `left + 1` when the key is not below the node's. A missing value's key
+/// depends on the copy the node reads (see [`ImplicitNode`]).
 #[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x < t)` is meant: true for NaN
-pub(crate) fn step(node: &PackedNode, x: f32) -> u32 {
-    let right = !(x < node.threshold);
-    let missing_left = x.is_nan() & (node.feature & DEFAULT_LEFT != 0);
-    node.left + u32::from(right & !missing_left)
+pub(crate) fn step<K: Key>(node: &PackedNode, x: K) -> u32 {
+    node.left + u32::from(x.right(node.fx, node.key))
 }
 
-/// [`step`] for inputs known to hold no NaN: one compare, one add.
+/// The key of row value `x` at a node with feature offset `fx`: the key of
+/// the copy the node reads.
 #[inline(always)]
-#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(x < t)` is meant: true for a NaN threshold
-pub(crate) fn step_no_nan(node: &PackedNode, x: f32) -> u32 {
-    node.left + u32::from(!(x < node.threshold))
+pub(crate) fn row_key(x: f32, fx: u32) -> u32 {
+    input_keys(x)[offset_feature(fx).1 as usize]
 }
 
-/// The fast kernels: trees whose every node passed
-/// [`PackedForest::verify_tree`], walked without bounds checks.
+/// The fast kernels: trees whose every node passed [`nodes_in_bounds`] and
+/// [`verify_pointer_tree`] (or [`implicit_in_bounds`] and
+/// [`verify_implicit_tree`]), walked without bounds checks.
 pub(crate) mod fast {
-    use super::{FEATURE_MASK, Key, PackedForest, PackedNode, step, step_no_nan};
+    use super::{Key, PackedForest, PackedNode, step};
 
     /// Rows (or trees) walked together.
     pub(crate) const LANES: usize = 8;
-
-    #[inline(always)]
-    fn step_n<const NAN: bool>(node: &PackedNode, x: f32) -> u32 {
-        if NAN {
-            step(node, x)
-        } else {
-            step_no_nan(node, x)
-        }
-    }
 
     /// Walks levels `levels` of the implicit tree whose nodes start at
     /// `n0` for the `L` rows of a lane-major key group (`xk[c * L + j]`, `c`
@@ -651,7 +721,7 @@ pub(crate) mod fast {
                 unsafe {
                     let node = *tree_nodes.get_unchecked(*i);
                     let x = *xk.get_unchecked(node.fx as usize * (L / LANES) + j);
-                    *i = 2 * *i + 1 + usize::from(x.right(node));
+                    *i = 2 * *i + 1 + usize::from(x.right(node.fx, node.key));
                 }
             }
         }
@@ -699,19 +769,33 @@ pub(crate) mod fast {
     }
 
     /// The leaf values pointer-layout tree `t` gives the `L` rows of a
-    /// lane-major group (`xg[c * L + j]` is feature `c` of row `j`; `L` a
-    /// multiple of [`LANES`]), walking the rows together.
+    /// lane-major key group `xk` (`L` a multiple of [`LANES`]; see
+    /// [`implicit_steps`] for the layout), walking the rows together. On
+    /// x86-64 with eight 64-bit keys a row the walk is
+    /// [`crate::arch::x86_64::walk::pointer`] (six instructions a step).
     ///
-    /// The caller must ensure `t` is `fast` and `xg.len() >= p.num_features
-    /// * L` (the unchecked loads rely on both).
+    /// The caller must ensure `t` is `fast` and `xk.len() >= 2 *
+    /// p.num_features * L` (the unchecked loads rely on both).
     #[inline(always)]
-    pub(crate) unsafe fn pointer_values<const L: usize, const NAN: bool>(
+    pub(crate) unsafe fn pointer_values<const L: usize, K: Key>(
         p: &PackedForest,
         t: &super::PackedTree,
-        xg: &[f32],
+        xk: &[K],
     ) -> [f32; L] {
         const { assert!(L.is_multiple_of(LANES) && L > 0) };
         let nodes: &[PackedNode] = &p.nodes;
+        #[cfg(target_arch = "x86_64")]
+        if let (LANES, Some(xk)) = (L, K::as_u64(xk)) {
+            // SAFETY: the walk's contract is this function's (`t` fast: its
+            // root is a valid index).
+            let idx = unsafe { crate::arch::x86_64::walk::pointer(nodes, t.root, t.depth, xk) };
+            let mut v = [0.0f32; L];
+            for (v, &i) in v.iter_mut().zip(&idx) {
+                // SAFETY: `i` is a node index of a fast tree (see below).
+                *v = unsafe { *p.leaf_value.get_unchecked(i as usize) };
+            }
+            return v;
+        }
         let mut idx = [t.root; L];
         for _ in 0..t.depth {
             for (j, i) in idx.iter_mut().enumerate() {
@@ -720,12 +804,12 @@ pub(crate) mod fast {
                 // step moves to `left` or `left + 1` of the node, which
                 // `nodes_in_bounds` proved `< nodes.len()` for every node
                 // (checked when the forest was packed or loaded). Every
-                // feature index was proved `< num_features`, so `f * L + j <
-                // xg.len()` (the caller's contract).
+                // `fx` was proved `<= (2 * num_features - 1) * LANES`, so
+                // `fx * (L / LANES) + j < 2 * num_features * L <= xk.len()`
+                // (the caller's contract).
                 unsafe {
                     let node = nodes.get_unchecked(*i as usize);
-                    let f = (node.feature & FEATURE_MASK) as usize;
-                    *i = step_n::<NAN>(node, *xg.get_unchecked(f * L + j));
+                    *i = step(node, *xk.get_unchecked(node.fx as usize * (L / LANES) + j));
                 }
             }
         }
@@ -738,50 +822,34 @@ pub(crate) mod fast {
         v
     }
 
-    /// One lane-major group of rows in the two forms the kernels read:
-    /// values for pointer-layout trees (`xg[c * L + j]`, feature `c` of row
-    /// `j`, NaN = missing) and keys for implicit ones (`xk[c * L + j]`, `c`
-    /// a feature copy: see [`super::ImplicitNode`]). A form no tree of the
-    /// forest reads is left empty.
-    #[derive(Clone, Copy)]
-    pub(crate) struct Group<'a, K> {
-        /// `num_features * L` values.
-        pub xg: &'a [f32],
-        /// `2 * num_features * L` keys.
-        pub xk: &'a [K],
-        /// True when some value in the group is NaN.
-        pub nan: bool,
-    }
-
-    /// Adds the leaf values of trees `trees` to the [`LANES`] rows of one
-    /// group, `acc[j * g + o]` being output `o` of row `j`; only the first
-    /// `k` rows are written back. For each row the trees are added in
-    /// increasing order, as the reference does.
+    /// Adds the leaf values of trees `trees` to the [`LANES`] rows of the
+    /// lane-major key group `xk` (`xk.len() >= 2 * num_features * LANES`,
+    /// see [`implicit_steps`]), `acc[j * g + o]` being output `o` of row `j`;
+    /// only the first `k` rows are written back. For each row the trees are
+    /// added in increasing order, as the reference does.
     ///
     /// Every tree in `trees` must be `fast` (checked; panics otherwise).
     #[inline(never)]
-    pub(crate) fn group<const NAN: bool>(
+    pub(crate) fn group(
         p: &PackedForest,
         trees: std::ops::Range<usize>,
         outputs: &[u32],
-        x: Group<'_, u64>,
+        xk: &[u64],
         acc: &mut [f32],
         g: usize,
         k: usize,
     ) {
         assert!(acc.len() >= k * g && k <= LANES);
         assert!(p.all_fast(trees.clone()));
+        assert!(xk.len() >= 2 * p.num_features * LANES);
         let meta = &p.trees[trees.clone()];
-        // A form is built only when some tree reads it: checked per tree.
         let values = |t: &super::PackedTree| {
             if t.implicit.is_some() {
-                assert!(x.xk.len() >= 2 * p.num_features * LANES);
                 // SAFETY: the tree is fast and implicit, `xk` long enough.
-                unsafe { implicit_values(p, t, x.xk) }
+                unsafe { implicit_values(p, t, xk) }
             } else {
-                assert!(x.xg.len() >= p.num_features * LANES);
-                // SAFETY: the tree is fast, `xg` long enough.
-                unsafe { pointer_values::<LANES, NAN>(p, t, x.xg) }
+                // SAFETY: the tree is fast, `xk` long enough.
+                unsafe { pointer_values::<LANES, u64>(p, t, xk) }
             }
         };
         if g == 1 {
@@ -803,20 +871,33 @@ pub(crate) mod fast {
         }
     }
 
-    /// Adds the leaf values of trees `trees` for one row (`row.len() ==
-    /// num_features`) to `acc` (one value per output), walking [`LANES`]
-    /// trees at once; each tree's value is added in increasing tree order.
+    /// Fills `keys[c]` (`c < 2 * row.len()`) with the 64-bit key of feature
+    /// copy `c` of one row (see [`super::ImplicitNode`]): what [`one_row`]
+    /// reads, the key a node with feature offset `fx` compares against being
+    /// `keys[fx / LANES]`.
+    pub(crate) fn row_keys(row: &[f32], keys: &mut [u64]) {
+        for (k, &v) in keys.chunks_exact_mut(2).zip(row) {
+            let [right, left] = super::input_keys(v);
+            k[0] = u64::from_key(right);
+            k[1] = u64::from_key(left);
+        }
+    }
+
+    /// Adds the leaf values of trees `trees` for one row to `acc` (one value
+    /// per output), walking [`LANES`] trees at once; each tree's value is
+    /// added in increasing tree order. `keys` holds the row's keys as
+    /// [`row_keys`] writes them (`keys.len() >= 2 * num_features`).
     ///
     /// Every tree in `trees` must be `fast` (checked; panics otherwise).
     #[inline(never)]
-    pub(crate) fn one_row<const NAN: bool>(
+    pub(crate) fn one_row(
         p: &PackedForest,
         trees: std::ops::Range<usize>,
         outputs: &[u32],
-        row: &[f32],
+        keys: &[u64],
         acc: &mut [f32],
     ) {
-        assert!(row.len() >= p.num_features);
+        assert!(keys.len() >= 2 * p.num_features);
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
         let nodes: &[PackedNode] = &p.nodes;
@@ -828,26 +909,17 @@ pub(crate) mod fast {
         let mut t0 = 0;
         while t0 < meta.len() {
             let chunk = &meta[t0..(t0 + LANES).min(meta.len())];
-            let mut idx = [0u32; LANES];
+            let mut roots = [0u32; LANES];
             let mut depth = 0;
-            for (j, i) in idx.iter_mut().enumerate() {
+            for (j, i) in roots.iter_mut().enumerate() {
                 // Lanes past the last tree repeat it (and are not added).
                 let t = chunk[j.min(chunk.len() - 1)];
                 *i = t.root;
                 depth = depth.max(t.depth);
             }
             // A tree shallower than `depth` sits on its leaf, a fixed point.
-            for _ in 0..depth {
-                for i in idx.iter_mut() {
-                    // SAFETY: as in `group`: indices stay inside their fast
-                    // tree, features are `< num_features <= row.len()`.
-                    unsafe {
-                        let node = nodes.get_unchecked(*i as usize);
-                        let f = (node.feature & FEATURE_MASK) as usize;
-                        *i = step_n::<NAN>(node, *row.get_unchecked(f));
-                    }
-                }
-            }
+            // SAFETY: every root is a fast tree's, `keys` is long enough.
+            let idx = unsafe { one_row_walk(nodes, roots, depth, keys) };
             if single {
                 for &i in &idx[..chunk.len()] {
                     sum += leaf_value[i as usize];
@@ -861,6 +933,55 @@ pub(crate) mod fast {
         }
         if single {
             acc[0] = sum;
+        }
+    }
+
+    /// Walks one row (its keys as [`row_keys`] writes them) `depth` steps
+    /// through the [`LANES`] fast trees whose roots are `idx`. On x86-64 the
+    /// walk is [`crate::arch::x86_64::walk::one_row`].
+    ///
+    /// The caller must ensure every `idx[j]` is the root of a fast tree and
+    /// `keys.len() >= 2 * num_features`.
+    #[inline(always)]
+    unsafe fn one_row_walk(
+        nodes: &[PackedNode],
+        idx: [u32; LANES],
+        depth: u32,
+        keys: &[u64],
+    ) -> [u32; LANES] {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller's contract is the walk's.
+        return unsafe { crate::arch::x86_64::walk::one_row(nodes, idx, depth, keys) };
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut idx = idx;
+            // SAFETY: the caller's contract.
+            unsafe { one_row_steps(nodes, &mut idx, depth, keys) };
+            idx
+        }
+    }
+
+    /// The portable [`one_row_walk`] (the reference of the assembly walk).
+    ///
+    /// The caller must ensure what [`one_row_walk`] requires.
+    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+    #[inline(always)]
+    pub(crate) unsafe fn one_row_steps(
+        nodes: &[PackedNode],
+        idx: &mut [u32; LANES],
+        depth: u32,
+        keys: &[u64],
+    ) {
+        for _ in 0..depth {
+            for i in idx.iter_mut() {
+                // SAFETY: as in `pointer_values`: indices stay inside their
+                // fast tree, and `fx / LANES < 2 * num_features <=
+                // keys.len()`.
+                unsafe {
+                    let node = nodes.get_unchecked(*i as usize);
+                    *i = step(node, *keys.get_unchecked(node.fx as usize / LANES));
+                }
+            }
         }
     }
 }

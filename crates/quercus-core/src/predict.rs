@@ -20,7 +20,7 @@ use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble}
 use crate::input::FeatureMatrix;
 use crate::objective::{Objective, argmax_first, softmax_in_place};
 use crate::packed::fast::{self, LANES};
-use crate::packed::{FEATURE_MASK, Key, PackedForest, input_keys, step};
+use crate::packed::{Key, PackedForest, input_keys, offset_feature, row_key, step};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
@@ -507,16 +507,39 @@ impl<'f> Plan<'f> {
     }
 
     /// Fewer than [`LANES`] rows, every planned tree `fast`, no tree weights:
-    /// each row walks [`LANES`] trees at once, on the stack when the row and
-    /// its margins fit (no allocation).
+    /// each row walks [`LANES`] trees at once, on the stack when the row, its
+    /// keys and its margins fit (up to 256 features, 64 outputs: no
+    /// allocation).
     fn run_small(&self, forest: &Forest, x: &FeatureMatrix<'_>, first: usize, out: &mut [f32]) {
         let f = x.cols();
         let g = forest.num_outputs();
         let packed = forest.packed();
         let outputs = &packed.tree_outputs;
         let legacy = forest.semantics().summation == Summation::Legacy;
-        let mut row_stack = [0.0f32; 256];
-        let mut row_heap = Vec::new();
+        // Scratch on the stack, sized (and zeroed: a 4 KiB memset was 5% of
+        // a 100-tree call) for the row's features.
+        let (mut row_small, mut row_large, mut row_heap): ([f32; 32], [f32; 256], Vec<f32>);
+        let row_buf: &mut [f32] = if f <= 32 {
+            row_small = [0.0; 32];
+            &mut row_small[..f]
+        } else if f <= 256 {
+            row_large = [0.0; 256];
+            &mut row_large[..f]
+        } else {
+            row_heap = vec![0.0; f];
+            &mut row_heap
+        };
+        let (mut keys_small, mut keys_large, mut keys_heap): ([u64; 64], [u64; 512], Vec<u64>);
+        let keys: &mut [u64] = if f <= 32 {
+            keys_small = [0; 64];
+            &mut keys_small[..2 * f]
+        } else if f <= 256 {
+            keys_large = [0; 512];
+            &mut keys_large[..2 * f]
+        } else {
+            keys_heap = vec![0; 2 * f];
+            &mut keys_heap
+        };
         let mut margin_stack = [0.0f32; 64];
         let mut margin_heap = Vec::new();
         let margin: &mut [f32] = if g <= margin_stack.len() {
@@ -530,21 +553,15 @@ impl<'f> Plan<'f> {
             let row: &[f32] = match x.row_slice(r) {
                 Some(s) if self.missing.is_nan() => s,
                 _ => {
-                    let buf: &mut [f32] = if f <= row_stack.len() {
-                        &mut row_stack[..f]
-                    } else {
-                        row_heap.resize(f, 0.0);
-                        &mut row_heap
-                    };
-                    x.copy_row(r, buf);
+                    x.copy_row(r, row_buf);
                     if !self.missing.is_nan() {
-                        for v in buf.iter_mut() {
+                        for v in row_buf.iter_mut() {
                             if *v == self.missing {
                                 *v = f32::NAN;
                             }
                         }
                     }
-                    buf
+                    &*row_buf
                 }
             };
             if legacy {
@@ -552,11 +569,8 @@ impl<'f> Plan<'f> {
             } else {
                 margin.copy_from_slice(forest.base_margin());
             }
-            if row.iter().any(|v| v.is_nan()) {
-                fast::one_row::<true>(packed, self.trees.clone(), outputs, row, margin);
-            } else {
-                fast::one_row::<false>(packed, self.trees.clone(), outputs, row, margin);
-            }
+            fast::row_keys(row, keys);
+            fast::one_row(packed, self.trees.clone(), outputs, keys, margin);
             if legacy {
                 for (m, &b) in margin.iter_mut().zip(forest.base_margin()) {
                     *m += b;
@@ -636,35 +650,25 @@ fn sum_fast(
     #[cfg(target_arch = "x86_64")]
     if wide {
         use crate::arch::x86_64::avx512;
-        let group = |trees, x: fast::Group<'_, u32>, a: &mut [f32], k| {
+        let group = |trees, xk: &[u32], a: &mut [f32], k| {
             // SAFETY: `wide` is set only for `Kernel::Avx512`, which
             // `Kernel::resolve` grants only when the CPU has AVX-512F and
             // AVX-512CD.
-            unsafe {
-                if x.nan {
-                    avx512::group::<true>(packed, trees, &packed.tree_outputs, x, a, g, k)
-                } else {
-                    avx512::group::<false>(packed, trees, &packed.tree_outputs, x, a, g, k)
-                }
-            }
+            unsafe { avx512::group(packed, trees, &packed.tree_outputs, xk, a, g, k) }
         };
         return sum_groups::<{ avx512::LANES }, u32>(packed, trees, xb, f, n, acc, g, group);
     }
     let _ = wide;
-    let group = |trees, x: fast::Group<'_, u64>, a: &mut [f32], k| {
-        if x.nan {
-            fast::group::<true>(packed, trees, &packed.tree_outputs, x, a, g, k)
-        } else {
-            fast::group::<false>(packed, trees, &packed.tree_outputs, x, a, g, k)
-        }
+    let group = |trees, xk: &[u64], a: &mut [f32], k| {
+        fast::group(packed, trees, &packed.tree_outputs, xk, a, g, k)
     };
     sum_groups::<LANES, u64>(packed, trees, xb, f, n, acc, g, group)
 }
 
 /// The driver of [`sum_fast`] for groups of `L` rows with keys of type `K`:
-/// `group(trees, x, acc, k)` adds trees to one lane-major group `x`, built
-/// in the forms the trees read (values for pointer-layout trees, keys for
-/// implicit ones).
+/// `group(trees, xk, acc, k)` adds trees to one lane-major key group `xk`
+/// (`xk[c * L + j]`: row `j`'s key of feature copy `c`, see
+/// [`crate::packed::ImplicitNode`]).
 #[allow(clippy::too_many_arguments)]
 fn sum_groups<const L: usize, K: Key>(
     packed: &PackedForest,
@@ -674,57 +678,30 @@ fn sum_groups<const L: usize, K: Key>(
     n: usize,
     acc: &mut [f32],
     g: usize,
-    group: impl Fn(std::ops::Range<usize>, fast::Group<'_, K>, &mut [f32], usize),
+    group: impl Fn(std::ops::Range<usize>, &[K], &mut [f32], usize),
 ) {
     const { assert!(L > 0) };
     let groups = n.div_ceil(L);
-    let meta = &packed.trees[trees.clone()];
-    let values = meta.iter().any(|t| t.implicit.is_none());
-    let keys = meta.iter().any(|t| t.implicit.is_some());
-    let mut xt = vec![0.0f32; if values { groups * f * L } else { 0 }];
-    let mut xk = vec![K::default(); if keys { groups * 2 * f * L } else { 0 }];
-    let mut has_nan = vec![false; groups];
-    for (grp, nan) in has_nan.iter_mut().enumerate() {
+    let size = 2 * f * L;
+    let mut xk = vec![K::default(); groups * size];
+    for (grp, xg) in xk.chunks_exact_mut(size.max(1)).enumerate().take(groups) {
         for j in 0..L {
             // Lanes past the last row repeat it (their sums are not kept).
             let r = (grp * L + j).min(n - 1);
-            let row = &xb[r * f..(r + 1) * f];
-            *nan |= row.iter().any(|v| v.is_nan());
-            if values {
-                let xg = &mut xt[grp * f * L..(grp + 1) * f * L];
-                for (c, &v) in row.iter().enumerate() {
-                    xg[c * L + j] = v;
-                }
-            }
-            if keys {
-                let xg = &mut xk[grp * 2 * f * L..(grp + 1) * 2 * f * L];
-                for (c, &v) in row.iter().enumerate() {
-                    let [right, left] = input_keys(v);
-                    xg[2 * c * L + j] = K::from_key(right);
-                    xg[(2 * c + 1) * L + j] = K::from_key(left);
-                }
+            for (c, &v) in xb[r * f..(r + 1) * f].iter().enumerate() {
+                let [right, left] = input_keys(v);
+                xg[2 * c * L + j] = K::from_key(right);
+                xg[(2 * c + 1) * L + j] = K::from_key(left);
             }
         }
     }
     let mut start = trees.start;
     while start < trees.end {
         let end = tree_block_end(packed, start, trees.end);
-        for (grp, &nan) in has_nan.iter().enumerate() {
+        for grp in 0..groups {
             let r0 = grp * L;
             let k = (n - r0).min(L);
-            let x = fast::Group {
-                xg: if values {
-                    &xt[grp * f * L..(grp + 1) * f * L]
-                } else {
-                    &[]
-                },
-                xk: if keys {
-                    &xk[grp * 2 * f * L..(grp + 1) * 2 * f * L]
-                } else {
-                    &[]
-                },
-                nan,
-            };
+            let x = &xk[grp * size..(grp + 1) * size];
             group(start..end, x, &mut acc[r0 * g..(r0 + k) * g], k);
         }
         start = end;
@@ -786,8 +763,9 @@ fn walk_blocked<'f>(
                     for _ in 0..pt.depth {
                         for j in 0..LANES {
                             let node = &packed.nodes[idx[j] as usize];
-                            let x = xb[base[j] + (node.feature & FEATURE_MASK) as usize];
-                            idx[j] = step(node, x);
+                            let (feature, _) = offset_feature(node.fx);
+                            let x = xb[base[j] + feature as usize];
+                            idx[j] = step(node, row_key(x, node.fx));
                         }
                     }
                     for (j, &i) in idx.iter().enumerate().take(k) {

@@ -20,13 +20,13 @@
 //! position.
 //!
 //! Trees without an implicit layout are walked sixteen rows at a time by the
-//! portable [`pointer_values`]. Leaf values are added to each row in increasing
+//! portable [`pointer_values`], on the same keys. Leaf values are added to each row in increasing
 //! tree order with one f32 addition per tree, as the reference does, so the
 //! sums are bit-identical.
 
 use std::arch::x86_64::*;
 
-use crate::packed::fast::{Group, LANES as PORTABLE_LANES, implicit_steps, pointer_values};
+use crate::packed::fast::{LANES as PORTABLE_LANES, implicit_steps, pointer_values};
 use crate::packed::{PackedForest, PackedTree};
 
 /// Rows evaluated together.
@@ -66,36 +66,35 @@ pub(crate) fn supported() -> bool {
 
 /// [`crate::packed::fast::group`] for [`LANES`] rows with AVX-512 (32-bit
 /// keys): adds the leaf values of `trees` to rows `0..k` of the lane-major
-/// group `x`, `acc[j * g + o]` being output `o` of row `j`.
+/// key group `xk` (`xk.len() >= 2 * num_features * LANES`), `acc[j * g + o]`
+/// being output `o` of row `j`.
 ///
 /// Every tree in `trees` must be `fast` (checked; panics otherwise).
 ///
 /// # Safety
 /// The CPU must support AVX-512F and AVX-512CD ([`supported`]).
 #[target_feature(enable = "avx512f,avx512cd")]
-pub(crate) unsafe fn group<const NAN: bool>(
+pub(crate) unsafe fn group(
     p: &PackedForest,
     trees: std::ops::Range<usize>,
     outputs: &[u32],
-    x: Group<'_, u32>,
+    xk: &[u32],
     acc: &mut [f32],
     g: usize,
     k: usize,
 ) {
     assert!(acc.len() >= k * g && k <= LANES);
     assert!(p.all_fast(trees.clone()));
+    assert!(xk.len() >= 2 * p.num_features * LANES);
     let meta = &p.trees[trees.clone()];
-    // A form is built only when some tree reads it: checked per tree.
     let values = |t: &PackedTree| -> __m512 {
         if t.implicit.is_some() {
-            assert!(x.xk.len() >= 2 * p.num_features * LANES);
-            // SAFETY: `t` is fast with an implicit layout, and `x.xk` is long
+            // SAFETY: `t` is fast with an implicit layout, and `xk` is long
             // enough; the CPU features are this function's contract.
-            unsafe { implicit_values(p, t, x.xk) }
+            unsafe { implicit_values(p, t, xk) }
         } else {
-            assert!(x.xg.len() >= p.num_features * LANES);
-            // SAFETY: `t` is fast and `x.xg` is long enough.
-            let v = unsafe { walk_tree::<NAN>(p, t, x.xg) };
+            // SAFETY: `t` is fast and `xk` is long enough.
+            let v = unsafe { walk_tree(p, t, xk) };
             // SAFETY: `v` holds sixteen f32.
             unsafe { _mm512_loadu_ps(v.as_ptr()) }
         }
@@ -204,9 +203,9 @@ unsafe fn implicit_values(p: &PackedForest, t: &PackedTree, xk: &[u32]) -> __m51
 /// # Safety
 /// As [`pointer_values`].
 #[inline(never)]
-unsafe fn walk_tree<const NAN: bool>(p: &PackedForest, t: &PackedTree, xg: &[f32]) -> [f32; LANES] {
+unsafe fn walk_tree(p: &PackedForest, t: &PackedTree, xk: &[u32]) -> [f32; LANES] {
     // SAFETY: the caller's contract is `pointer_values`'s.
-    unsafe { pointer_values::<LANES, NAN>(p, t, xg) }
+    unsafe { pointer_values::<LANES, u32>(p, t, xk) }
 }
 
 /// [`implicit_steps`] for sixteen rows, not inlined.

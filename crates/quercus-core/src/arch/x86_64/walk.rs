@@ -1,7 +1,9 @@
-//! The scalar kernel's implicit-tree walk in x86-64 assembly (baseline
-//! instructions only, so no run-time detection).
+//! The scalar kernel's walks in x86-64 assembly (baseline instructions only,
+//! so no run-time detection): implicit trees ([`implicit`]), pointer-layout
+//! trees for a key group ([`pointer`]) and for one row ([`one_row`]).
 //!
-//! One step of one row is five instructions, two of them loads:
+//! One step of one row through an implicit tree is five instructions, two of
+//! them loads:
 //!
 //! ```text
 //! mov  node, [nodes + i*8 - 8]     ; the node as fx | key << 32 (i is 1-based)
@@ -13,14 +15,15 @@
 //!
 //! LLVM compiles the same step written in Rust ([`implicit_steps`]) to seven
 //! to nine instructions with a flag-to-register `setcc`, a three-operand
-//! `lea`, and, for eight rows, spills to the stack. The portable walk stays the
-//! reference (every kernel test compares this one with it) and is what other
-//! architectures run.
+//! `lea`, and, for eight rows, spills to the stack. The portable walks stay the
+//! reference (a test here compares each assembly walk with its portable twin,
+//! and the kernel tests compare every kernel with the IR traversal) and are
+//! what other architectures run.
 //!
 //! [`implicit_steps`]: crate::packed::fast::implicit_steps
 
-use crate::packed::ImplicitNode;
 use crate::packed::fast::LANES;
+use crate::packed::{ImplicitNode, PackedNode};
 
 /// Walks the eight rows of the lane-major key group `xk` (64-bit keys, see
 /// [`crate::packed::Key`]) through all `depth` levels of the implicit tree
@@ -94,13 +97,228 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
     [i0, i1, i2, i3, i4, i5, i6, i7].map(|i| i - 1)
 }
 
+/// Walks the eight rows of the lane-major key group `xk` (64-bit keys, see
+/// [`crate::packed::Key`]) `depth` steps through the pointer-layout tree
+/// whose root is `nodes[root]`, and returns each row's packed index, as
+/// [`pointer_values`]'s portable walk does. One step of one row is six
+/// instructions, three of them loads:
+///
+/// ```text
+/// lea  t, [i + 2*i]              ; 3i: the node's offset in 4-byte words
+/// mov  node, [nodes + t*4]       ; fx | key << 32
+/// mov  i32, [nodes + t*4 + 8]    ; left, zero-extended
+/// mov  t32, node32               ; fx
+/// cmp  [xk + t*8 + 8j], node     ; CF = the row's key is below the node's
+/// sbb  i, -1                     ; left + 1 - CF: right child unless CF
+/// ```
+///
+/// # Safety
+/// `root` must be the root of a tree that passed [`verify_pointer_tree`]
+/// in `nodes`, every node of `nodes` must pass [`nodes_in_bounds`] for a
+/// `num_features` with `xk.len() >= 2 * num_features * LANES` (all proved
+/// for every fast tree when a forest is packed or loaded).
+///
+/// [`pointer_values`]: crate::packed::fast::pointer_values
+/// [`verify_pointer_tree`]: crate::packed::verify_pointer_tree
+/// [`nodes_in_bounds`]: crate::packed::nodes_in_bounds
+#[inline(always)]
+pub(crate) unsafe fn pointer(
+    nodes: &[PackedNode],
+    root: u32,
+    depth: u32,
+    xk: &[u64],
+) -> [u32; LANES] {
+    // SAFETY: the caller's contract; every lane reads its key at `8j`.
+    unsafe { walk_pointer::<true>(nodes, [root; LANES], depth, xk.as_ptr()) }
+}
+
+/// Walks one row (its keys as [`row_keys`] writes them, `keys[fx / LANES]`
+/// being the key a node with feature offset `fx` reads) `depth` steps through
+/// the eight pointer-layout trees whose roots are `roots`, as the portable
+/// [`one_row_steps`] does: [`pointer`]'s step with the key at byte offset
+/// `fx` (`8 * fx / LANES`, as `LANES == 8`).
+///
+/// # Safety
+/// Every `roots[j]` must be the root of a fast tree of `nodes` (see
+/// [`pointer`]) and `keys.len() >= 2 * num_features`.
+///
+/// [`row_keys`]: crate::packed::fast::row_keys
+/// [`one_row_steps`]: crate::packed::fast::one_row_steps
+#[inline(always)]
+pub(crate) unsafe fn one_row(
+    nodes: &[PackedNode],
+    roots: [u32; LANES],
+    depth: u32,
+    keys: &[u64],
+) -> [u32; LANES] {
+    // SAFETY: the caller's contract.
+    unsafe { walk_pointer::<false>(nodes, roots, depth, keys.as_ptr()) }
+}
+
+/// The walk of [`pointer`] (`GROUP`: lane `j` reads `xk[fx + j]`, lane-major
+/// keys) and [`one_row`] (every lane reads `xk[fx / LANES]`).
+///
+/// # Safety
+/// As [`pointer`] (`GROUP`) or [`one_row`].
+#[inline(always)]
+unsafe fn walk_pointer<const GROUP: bool>(
+    nodes: &[PackedNode],
+    idx: [u32; LANES],
+    depth: u32,
+    xk: *const u64,
+) -> [u32; LANES] {
+    const { assert!(LANES == 8 && std::mem::size_of::<PackedNode>() == 12) };
+    let np = nodes.as_ptr();
+    let [
+        mut i0,
+        mut i1,
+        mut i2,
+        mut i3,
+        mut i4,
+        mut i5,
+        mut i6,
+        mut i7,
+    ] = idx.map(|i| i as usize);
+    macro_rules! step {
+        ($i:ident, $j:literal) => {
+            // SAFETY: `$i` is a node index of a fast tree: the root, then
+            // `left` or `left + 1` of a node, which `nodes_in_bounds` proved
+            // `< nodes.len()`; so the 12 bytes read at `3 * $i` words are
+            // inside `nodes`. Its `fx <= (2 * num_features - 1) * LANES`, a
+            // multiple of `LANES` (`nodes_in_bounds`), so the key read is
+            // inside `xk` (the caller's contract): `xk[fx + $j]` for a group,
+            // the 8 bytes at byte `fx` (`xk[fx / 8]`) for one row. Reads
+            // only; the flags are clobbered, which `asm!` assumes.
+            unsafe {
+                if GROUP {
+                    std::arch::asm!(
+                        "lea {t}, [{i} + {i}*2]",
+                        "mov {node}, qword ptr [{np} + {t}*4]",
+                        "mov {i:e}, dword ptr [{np} + {t}*4 + 8]",
+                        "mov {t:e}, {node:e}",
+                        "cmp qword ptr [{xk} + {t}*8 + {off}], {node}",
+                        "sbb {i}, -1",
+                        i = inout(reg) $i,
+                        node = out(reg) _,
+                        t = out(reg) _,
+                        np = in(reg) np,
+                        xk = in(reg) xk,
+                        off = const $j * 8,
+                        options(pure, readonly, nostack),
+                    );
+                } else {
+                    std::arch::asm!(
+                        "lea {t}, [{i} + {i}*2]",
+                        "mov {node}, qword ptr [{np} + {t}*4]",
+                        "mov {i:e}, dword ptr [{np} + {t}*4 + 8]",
+                        "mov {t:e}, {node:e}",
+                        "cmp qword ptr [{xk} + {t}], {node}",
+                        "sbb {i}, -1",
+                        i = inout(reg) $i,
+                        node = out(reg) _,
+                        t = out(reg) _,
+                        np = in(reg) np,
+                        xk = in(reg) xk,
+                        options(pure, readonly, nostack),
+                    );
+                }
+            }
+        };
+    }
+    for _ in 0..depth {
+        step!(i0, 0);
+        step!(i1, 1);
+        step!(i2, 2);
+        step!(i3, 3);
+        step!(i4, 4);
+        step!(i5, 5);
+        step!(i6, 6);
+        step!(i7, 7);
+    }
+    [i0, i1, i2, i3, i4, i5, i6, i7].map(|i| i as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::forest::TreeEnsemble;
-    use crate::packed::fast::implicit_steps;
-    use crate::packed::{Key, PackedForest, input_keys};
+    use crate::packed::fast::{implicit_steps, one_row_steps, row_keys};
+    use crate::packed::{Key, PackedForest, input_keys, step};
     use crate::predict::tests::random_tree;
+
+    /// Random trees (implicit and pointer layout) over `nf` features.
+    fn forest(rng: &mut u64, nf: usize) -> PackedForest {
+        let trees: Vec<_> = (0..300).map(|_| random_tree(rng, nf, 7)).collect();
+        let n = trees.len();
+        let e =
+            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
+        PackedForest::new(&e, nf)
+    }
+
+    /// Feature `c` of row `j` in round `round`: a grid with missing values.
+    fn value(round: u64, c: usize, j: usize) -> f32 {
+        let h = (round * 131 + (c * LANES + j) as u64 * 7919) % 13;
+        if h == 0 {
+            f32::NAN
+        } else {
+            h as f32 * 0.25 - 1.0
+        }
+    }
+
+    /// The lane-major 64-bit key group of `LANES` rows of `nf` features.
+    fn key_group(round: u64, nf: usize) -> Vec<u64> {
+        let mut xk = vec![0u64; 2 * nf * LANES];
+        for c in 0..nf {
+            for j in 0..LANES {
+                let [right, left] = input_keys(value(round, c, j));
+                xk[2 * c * LANES + j] = u64::from_key(right);
+                xk[(2 * c + 1) * LANES + j] = u64::from_key(left);
+            }
+        }
+        xk
+    }
+
+    /// Both pointer-layout walks end where the portable steps do: eight rows
+    /// through one tree, and one row through eight trees at once.
+    #[test]
+    fn pointer_walks_equal_the_portable_walks() {
+        let mut rng = 11u64;
+        let nf = 5;
+        let p = forest(&mut rng, nf);
+        let trees: Vec<_> = p.trees.iter().filter(|t| t.fast).collect();
+        assert!(trees.iter().any(|t| t.implicit.is_none() && t.depth >= 7));
+        for round in 0..50u64 {
+            let xk = key_group(round, nf);
+            for t in &trees {
+                let mut want = [t.root; LANES];
+                for _ in 0..t.depth {
+                    for (j, i) in want.iter_mut().enumerate() {
+                        let node = &p.nodes[*i as usize];
+                        *i = step(node, xk[node.fx as usize + j]);
+                    }
+                }
+                // SAFETY: `t` is a fast tree of `p`, `xk` holds both copies
+                // of every feature for eight rows.
+                let got = unsafe { pointer(&p.nodes, t.root, t.depth, &xk) };
+                assert_eq!(got, want, "tree at {}, round {round}", t.root);
+            }
+            let row: Vec<f32> = (0..nf).map(|c| value(round, c, 3)).collect();
+            let mut keys = vec![0u64; 2 * nf];
+            row_keys(&row, &mut keys);
+            for chunk in trees.chunks(LANES).filter(|c| c.len() == LANES) {
+                let roots: [u32; LANES] = std::array::from_fn(|j| chunk[j].root);
+                let depth = chunk.iter().map(|t| t.depth).max().unwrap();
+                let mut want = roots;
+                // SAFETY: every root is a fast tree's, `keys` holds both
+                // copies of every feature.
+                let got = unsafe {
+                    one_row_steps(&p.nodes, &mut want, depth, &keys);
+                    one_row(&p.nodes, roots, depth, &keys)
+                };
+                assert_eq!(got, want, "round {round}");
+            }
+        }
+    }
 
     /// The assembly walk ends every row on the node the portable walk does,
     /// on random implicit trees and key groups with missing values.
@@ -108,28 +326,11 @@ mod tests {
     fn assembly_walk_equals_the_portable_walk() {
         let mut rng = 7u64;
         let nf = 5;
-        let trees: Vec<_> = (0..300).map(|_| random_tree(&mut rng, nf, 7)).collect();
-        let n = trees.len();
-        let e =
-            TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
-        let p = PackedForest::new(&e, nf);
+        let p = forest(&mut rng, nf);
         let shallow: Vec<_> = p.trees.iter().filter(|t| t.implicit.is_some()).collect();
         assert!(shallow.len() > 100);
         for round in 0..50u64 {
-            let mut xk = vec![0u64; 2 * nf * LANES];
-            for c in 0..nf {
-                for j in 0..LANES {
-                    let h = (round * 131 + (c * LANES + j) as u64 * 7919) % 13;
-                    let v = if h == 0 {
-                        f32::NAN
-                    } else {
-                        h as f32 * 0.25 - 1.0
-                    };
-                    let [right, left] = input_keys(v);
-                    xk[2 * c * LANES + j] = u64::from_key(right);
-                    xk[(2 * c + 1) * LANES + j] = u64::from_key(left);
-                }
-            }
+            let xk = key_group(round, nf);
             for t in &shallow {
                 let (n0, _) = t.implicit.unwrap();
                 let mut want = [0usize; LANES];
