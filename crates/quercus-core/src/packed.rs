@@ -4,12 +4,13 @@
 //!
 //! **Pointer layout** (every fast tree): each tree's nodes renumbered
 //! breadth-first so the two children of a split are adjacent (`right == left +
-//! 1`), 12 bytes a node, all trees in one array. A leaf is a fixed point of the
-//! traversal step: its threshold is NaN (so every value goes "right"), its
-//! missing direction is right, and its `left` is its own index minus one (slot
-//! 0 is a placeholder that belongs to no tree). A tree can therefore be walked
-//! for exactly `depth` steps with no per-row branch, whatever depth each row's
-//! leaf is at.
+//! 1`), 12 bytes a node ([`PackedNode`]: integer keys, as the implicit layout's),
+//! all trees in one array. A leaf is a fixed point of the traversal step: its
+//! key is [`PASS_KEY`] (so every value goes "right", a missing one too, by the
+//! copy of feature 0 that sends it right), and its `left` is its own index
+//! minus one (slot 0 is a placeholder that belongs to no tree). A tree can
+//! therefore be walked for exactly `depth` steps with no per-row branch,
+//! whatever depth each row's leaf is at.
 //!
 //! **Implicit layout** (fast trees with little padding): see [`ImplicitNode`].
 

@@ -5,11 +5,12 @@
 //!   other kernel is tested against, and the fallback (`QUERCUS_FORCE_SCALAR=1`).
 //! * [`Kernel::Interleaved`]: the packed layout, eight rows walked through a
 //!   tree at once with a branch-free step, trees in cache-sized blocks while a
-//!   block of rows streams through. Trees with the implicit layout compare
-//!   integer order keys of the values instead of floats, missing values
-//!   included (on x86-64 one step is five instructions of assembly, see
-//!   `arch::x86_64::walk`). Each row's leaf values are still added in tree
-//!   order, so its output is bit-identical to the reference.
+//!   block of rows streams through. Splits compare integer order keys of the
+//!   values instead of floats, missing values included (on x86-64 one step
+//!   is five instructions of assembly in the implicit layout, six in the
+//!   pointer layout, see `arch::x86_64::walk`). Each row's leaf values are
+//!   still added in tree order, so its output is bit-identical to the
+//!   reference.
 
 use std::sync::OnceLock;
 
@@ -42,8 +43,8 @@ pub enum Kernel {
     Reference,
     /// The packed kernel: eight rows walked through a tree at once (one row:
     /// eight trees at once), trees in cache-sized blocks; no CPU feature
-    /// beyond the baseline (on x86-64 its step for shallow trees is baseline
-    /// assembly, tested against the same step in Rust).
+    /// beyond the baseline (on x86-64 its steps are baseline assembly, tested
+    /// against the same steps in Rust).
     Interleaved,
     /// AVX-512 (F and CD; x86-64 only, an error where the CPU lacks them):
     /// sixteen rows at once; the top five levels of each tree with the
