@@ -13,6 +13,10 @@
 //! sbb  i, -1                       ; 2i + 1 - CF: right child unless CF
 //! ```
 //!
+//! The first step of every row is at the root, whose head is loaded once for
+//! the eight rows: four instructions, one load (`mov i, 3`, `mov fx32,
+//! root32`, `cmp`, `sbb i, 0`).
+//!
 //! LLVM compiles the same step written in Rust ([`implicit_steps`]) to seven
 //! to nine instructions with a flag-to-register `setcc`, a three-operand
 //! `lea`, and, for eight rows, spills to the stack. The portable walks stay the
@@ -83,7 +87,46 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
             }
         };
     }
-    for _ in 0..depth {
+    // Every row starts at the root: its head is loaded once, and the first
+    // step of a row reads only the row's key (one load fewer a row).
+    let mut levels = depth;
+    if depth >= 1 {
+        // SAFETY: a tree of depth >= 1 has its root, `nodes[0]`.
+        let root = unsafe { nodes.as_ptr().cast::<u64>().read_unaligned() };
+        macro_rules! first {
+            ($i:ident, $j:literal) => {
+                // SAFETY: the root's `fx + LANES <= xk.len()`
+                // (`implicit_in_bounds` and the caller's contract), so the
+                // key read, `xk[fx + $j]`, is in bounds. Reads only; the
+                // flags are clobbered, which `asm!` assumes.
+                unsafe {
+                    std::arch::asm!(
+                        "mov {i}, 3",
+                        "mov {fx:e}, {root:e}",
+                        "cmp qword ptr [{xk} + {fx}*8 + {off}], {root}",
+                        // 3 - CF: the root's right (3) or left (2) child.
+                        "sbb {i}, 0",
+                        i = out(reg) $i,
+                        fx = out(reg) _,
+                        root = in(reg) root,
+                        xk = in(reg) xp,
+                        off = const $j * 8,
+                        options(pure, readonly, nostack),
+                    );
+                }
+            };
+        }
+        first!(i0, 0);
+        first!(i1, 1);
+        first!(i2, 2);
+        first!(i3, 3);
+        first!(i4, 4);
+        first!(i5, 5);
+        first!(i6, 6);
+        first!(i7, 7);
+        levels -= 1;
+    }
+    for _ in 0..levels {
         step!(i0, 0);
         step!(i1, 1);
         step!(i2, 2);
@@ -155,8 +198,9 @@ pub(crate) unsafe fn one_row(
     unsafe { walk_pointer::<false>(nodes, roots, depth, keys.as_ptr()) }
 }
 
-/// The walk of [`pointer`] (`GROUP`: lane `j` reads `xk[fx + j]`, lane-major
-/// keys) and [`one_row`] (every lane reads `xk[fx / LANES]`).
+/// The walk of [`pointer`] (`GROUP`: every lane starts at `idx[0]`, the
+/// tree's root, and lane `j` reads `xk[fx + j]`, lane-major keys) and
+/// [`one_row`] (every lane reads `xk[fx / LANES]`).
 ///
 /// # Safety
 /// As [`pointer`] (`GROUP`) or [`one_row`].
@@ -225,7 +269,52 @@ unsafe fn walk_pointer<const GROUP: bool>(
             }
         };
     }
-    for _ in 0..depth {
+    // A group's rows all start at the root (`pointer`): its head and `left`
+    // are loaded once, and the first step of a row reads only its key.
+    let mut levels = depth;
+    if GROUP && depth >= 1 {
+        let r = idx[0] as usize;
+        // SAFETY: `r` is a fast tree's root, a node of `nodes`.
+        let (root, right) = unsafe {
+            let n = &*np.add(r);
+            (
+                np.add(r).cast::<u64>().read_unaligned(),
+                n.left as usize + 1,
+            )
+        };
+        macro_rules! first {
+            ($i:ident, $j:literal) => {
+                // SAFETY: the root's `fx` passed `nodes_in_bounds`, so the
+                // key read, `xk[fx + $j]`, is in bounds (the caller's
+                // contract). Reads only; the flags are clobbered, which
+                // `asm!` assumes.
+                unsafe {
+                    std::arch::asm!(
+                        "mov {t:e}, {root:e}",
+                        "cmp qword ptr [{xk} + {t}*8 + {off}], {root}",
+                        // left + 1 - CF: the right child unless CF.
+                        "sbb {i}, 0",
+                        i = inout(reg) right => $i,
+                        t = out(reg) _,
+                        root = in(reg) root,
+                        xk = in(reg) xk,
+                        off = const $j * 8,
+                        options(pure, readonly, nostack),
+                    );
+                }
+            };
+        }
+        first!(i0, 0);
+        first!(i1, 1);
+        first!(i2, 2);
+        first!(i3, 3);
+        first!(i4, 4);
+        first!(i5, 5);
+        first!(i6, 6);
+        first!(i7, 7);
+        levels -= 1;
+    }
+    for _ in 0..levels {
         step!(i0, 0);
         step!(i1, 1);
         step!(i2, 2);
