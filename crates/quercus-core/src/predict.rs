@@ -518,17 +518,18 @@ impl<'f> Plan<'f> {
         let outputs = &packed.tree_outputs;
         let legacy = forest.semantics().summation == Summation::Legacy;
         // Scratch on the stack, sized (and zeroed: a 4 KiB memset was 5% of
-        // a 100-tree call) for the row's features.
-        let (mut row_small, mut row_large, mut row_heap): ([f32; 32], [f32; 256], Vec<f32>);
-        let row_buf: &mut [f32] = if f <= 32 {
+        // a 100-tree call) for the row's features. A wider row is copied to
+        // the heap only when it has to be copied at all.
+        let (mut row_small, mut row_large): ([f32; 32], [f32; 256]);
+        let mut row_heap = Vec::new();
+        let mut row_stack: Option<&mut [f32]> = if f <= 32 {
             row_small = [0.0; 32];
-            &mut row_small[..f]
+            Some(&mut row_small[..f])
         } else if f <= 256 {
             row_large = [0.0; 256];
-            &mut row_large[..f]
+            Some(&mut row_large[..f])
         } else {
-            row_heap = vec![0.0; f];
-            &mut row_heap
+            None
         };
         let (mut keys_small, mut keys_large, mut keys_heap): ([u64; 64], [u64; 512], Vec<u64>);
         let keys: &mut [u64] = if f <= 32 {
@@ -554,15 +555,22 @@ impl<'f> Plan<'f> {
             let row: &[f32] = match x.row_slice(r) {
                 Some(s) if self.missing.is_nan() => s,
                 _ => {
-                    x.copy_row(r, row_buf);
+                    let buf: &mut [f32] = match row_stack.as_deref_mut() {
+                        Some(b) => b,
+                        None => {
+                            row_heap.resize(f, 0.0);
+                            &mut row_heap
+                        }
+                    };
+                    x.copy_row(r, buf);
                     if !self.missing.is_nan() {
-                        for v in row_buf.iter_mut() {
+                        for v in buf.iter_mut() {
                             if *v == self.missing {
                                 *v = f32::NAN;
                             }
                         }
                     }
-                    &*row_buf
+                    &*buf
                 }
             };
             if legacy {
@@ -933,6 +941,61 @@ pub(crate) mod tests {
         assert_eq!(f.predict(&m, &one).unwrap().data[0], 0.3 + 0.3);
     }
 
+    /// The one-row path's scratch tiers (32 and 256 features, then the
+    /// heap), with rows used in place (NaN missing) and copied (a sentinel).
+    #[test]
+    fn one_row_scratch_fits_every_width() {
+        for nf in [5, 32, 33, 256, 257, 300] {
+            let mut rng = nf as u64 * 7919 + 1;
+            let trees: Vec<Tree> = (0..20).map(|_| random_tree(&mut rng, nf, 6)).collect();
+            let e = TreeEnsemble::new(
+                trees,
+                vec![0; 20],
+                None,
+                TreeEnsemble::uniform_rounds(20, 1),
+            )
+            .unwrap();
+            let forest = Forest::new(ForestParts {
+                num_features: nf,
+                num_outputs: 1,
+                base_margin: vec![0.0],
+                objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
+                booster: Booster::Trees(e),
+                semantics: Semantics::default(),
+                feature_names: vec![],
+                feature_types: vec![],
+            })
+            .unwrap();
+            let rows = 3;
+            let x: Vec<f32> = (0..rows * nf)
+                .map(|i| match i % 11 {
+                    0 => f32::NAN,
+                    1 => -7.0,
+                    v => v as f32 * 0.25 - 1.0,
+                })
+                .collect();
+            let m = FeatureMatrix::row_major(&x, rows, nf).unwrap();
+            for missing in [f32::NAN, -7.0] {
+                let opts = |kernel| PredictOptions {
+                    output_margin: true,
+                    missing,
+                    kernel,
+                    ..Default::default()
+                };
+                let want = forest.predict(&m, &opts(Kernel::Reference)).unwrap();
+                for kernel in Kernel::available() {
+                    let got = forest.predict(&m, &opts(kernel)).unwrap();
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got.data),
+                        bits(&want.data),
+                        "{kernel:?}, {nf} features"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn threaded_equals_serial() {
         let f = forest(Summation::Modern);
@@ -1014,11 +1077,14 @@ pub(crate) mod tests {
         /// Every kernel equals the reference bit for bit on random forests
         /// (shallow trees get the implicit layout, deep ones and lone leaves
         /// do not), with NaN and a `missing` sentinel in the rows, on batches
-        /// of every path: one row, a short batch, lane groups, two threads.
+        /// of every path: one row, a short batch, lane groups, two threads;
+        /// rows of up to 300 features.
         #[test]
         fn every_kernel_equals_the_reference(
             seed in 1u64..u64::MAX,
-            nf in 1usize..6,
+            // Wide rows too: the one-row path's scratch has tiers at 32 and
+            // 256 features.
+            nf in proptest::sample::select(vec![1usize, 2, 3, 5, 40, 300]),
             groups in 1usize..4,
             trees in 1usize..30,
             max_depth in 0usize..15,
