@@ -96,24 +96,9 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
         macro_rules! first {
             ($i:ident, $j:literal) => {
                 // SAFETY: the root's `fx + LANES <= xk.len()`
-                // (`implicit_in_bounds` and the caller's contract), so the
-                // key read, `xk[fx + $j]`, is in bounds. Reads only; the
-                // flags are clobbered, which `asm!` assumes.
-                unsafe {
-                    std::arch::asm!(
-                        "mov {i}, 3",
-                        "mov {fx:e}, {root:e}",
-                        "cmp qword ptr [{xk} + {fx}*8 + {off}], {root}",
-                        // 3 - CF: the root's right (3) or left (2) child.
-                        "sbb {i}, 0",
-                        i = out(reg) $i,
-                        fx = out(reg) _,
-                        root = in(reg) root,
-                        xk = in(reg) xp,
-                        off = const $j * 8,
-                        options(pure, readonly, nostack),
-                    );
-                }
+                // (`implicit_in_bounds` and the caller's contract); the
+                // root's children are numbers 2 and 3.
+                $i = unsafe { root_step::<$j>(root, 3, xp) };
             };
         }
         first!(i0, 0);
@@ -284,24 +269,9 @@ unsafe fn walk_pointer<const GROUP: bool>(
         };
         macro_rules! first {
             ($i:ident, $j:literal) => {
-                // SAFETY: the root's `fx` passed `nodes_in_bounds`, so the
-                // key read, `xk[fx + $j]`, is in bounds (the caller's
-                // contract). Reads only; the flags are clobbered, which
-                // `asm!` assumes.
-                unsafe {
-                    std::arch::asm!(
-                        "mov {t:e}, {root:e}",
-                        "cmp qword ptr [{xk} + {t}*8 + {off}], {root}",
-                        // left + 1 - CF: the right child unless CF.
-                        "sbb {i}, 0",
-                        i = inout(reg) right => $i,
-                        t = out(reg) _,
-                        root = in(reg) root,
-                        xk = in(reg) xk,
-                        off = const $j * 8,
-                        options(pure, readonly, nostack),
-                    );
-                }
+                // SAFETY: the root's `fx` passed `nodes_in_bounds`, so
+                // `fx + LANES <= xk.len()` (the caller's contract).
+                $i = unsafe { root_step::<$j>(root, right, xk) };
             };
         }
         first!(i0, 0);
@@ -325,6 +295,36 @@ unsafe fn walk_pointer<const GROUP: bool>(
         step!(i7, 7);
     }
     [i0, i1, i2, i3, i4, i5, i6, i7].map(|i| i as u32)
+}
+
+/// The first step of lane `J` from a root shared by every lane: compares the
+/// row's key `xk[fx + J]` with the root's head `root` (`fx | key << 32`) and
+/// returns `right` when the key is not below the root's, `right - 1`
+/// otherwise. Four instructions, one load.
+///
+/// # Safety
+/// `xk` must be valid for reads of `fx + J + 1` keys, `fx` being `root`'s low
+/// half.
+#[inline(always)]
+unsafe fn root_step<const J: usize>(root: u64, right: usize, xk: *const u64) -> usize {
+    let mut i = right;
+    // SAFETY: the key read is `xk[fx + J]` (the caller's contract). Reads
+    // only; the flags are clobbered, which `asm!` assumes.
+    unsafe {
+        std::arch::asm!(
+            "mov {t:e}, {root:e}",
+            "cmp qword ptr [{xk} + {t}*8 + {off}], {root}",
+            // right - CF: the left child when the key is below.
+            "sbb {i}, 0",
+            i = inout(reg) i,
+            t = out(reg) _,
+            root = in(reg) root,
+            xk = in(reg) xk,
+            off = const J * 8,
+            options(pure, readonly, nostack),
+        );
+    }
+    i
 }
 
 #[cfg(test)]
