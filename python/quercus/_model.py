@@ -13,7 +13,6 @@ from . import _convert
 from . import _native
 from .errors import OptionError
 
-_F32 = np.dtype(np.float32)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -127,18 +126,14 @@ class Model:
             An iteration range outside the model, or leaf indices of a linear
             model.
         """
-        if (
-            type(X) is np.ndarray
-            and X.dtype == _F32
-            and X.ndim == 2
-            and X.shape[0] > 0
-            and X.flags.c_contiguous
-            and X.flags.aligned
-            and self._numeric
-            and iteration_range is None
-            and n_threads is None
-        ):
-            return self._native.predict_small(X, bool(output_margin), bool(pred_leaf))
+        if type(X) is np.ndarray and self._numeric and iteration_range is None and n_threads is None:
+            # The one-row latency path: a non-empty, aligned, C-contiguous
+            # native float32 array goes straight to the native predictor,
+            # which checks that (cheaper there than here) and returns None
+            # for anything else.
+            out = self._native.predict_small(X, output_margin, pred_leaf)
+            if out is not None:
+                return out
         opts = dict(
             output_margin=bool(output_margin),
             pred_leaf=bool(pred_leaf),

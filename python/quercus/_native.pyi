@@ -87,9 +87,10 @@ class Model:
         predicts the encoded rows."""
     def predict_instances(self, instances_json: str, *, format: str = "vertex", n_threads: Optional[int] = None) -> str:
         """Predicts raw BigQuery ML instances; returns a JSON array."""
-    def predict_small(self, x: npt.NDArray[np.float32], output_margin: bool, pred_leaf: bool) -> npt.NDArray[np.float32]:
-        """The one-row latency path: a C-contiguous float32 array, default
-        threads and rounds, predicted straight into the returned array."""
+    def predict_small(self, x: np.ndarray, output_margin: object, pred_leaf: object) -> Optional[npt.NDArray[np.float32]]:
+        """The one-row latency path: a non-empty, aligned, C-contiguous native
+        float32 2-D array, default threads and rounds, predicted straight into
+        the returned array; None for any other ``x``."""
     def save_compiled(self, path: str) -> None:
         """Writes the compiled (.qpack) form of the model to ``path``."""
     def metadata_json(self) -> str:

@@ -110,6 +110,21 @@ def test_float32_layouts_are_read_in_place(setup):
         assert c.dtype == np.float32 and c.dtype.isnative and all(s > 0 for s in c.strides)
 
 
+def test_one_row_options_are_truthy_like_booster_predict(setup):
+    # The one-row latency path takes the options as any truthy object, as
+    # the general path and Booster.predict do.
+    model, booster, x = setup
+    row = np.ascontiguousarray(x[:1])
+    dm = xgb.DMatrix(row, feature_names=NAMES)
+    margin = booster.predict(dm, output_margin=True)
+    leaf = booster.predict(dm, pred_leaf=True).astype(np.float32)
+    for yes in (True, 1, np.bool_(True), "yes"):
+        assert_same_bits(model.predict(row, output_margin=yes), margin)
+        assert_same_bits(model.predict(row, pred_leaf=yes), leaf)
+    for no in (False, 0, np.bool_(False), None, ""):
+        assert_same_bits(model.predict(row, output_margin=no), booster.predict(dm))
+
+
 def test_sparse_matches_xgboost_on_sparse(setup):
     model, booster, _ = setup
     rng = np.random.default_rng(9)
