@@ -22,6 +22,7 @@ from typing import Any
 from . import registry
 from ._model import Model, load, loads
 from ._native import __version__
+from ._native import available_kernels as _available_kernels
 from .errors import (
     InputError,
     InputTypeError,
@@ -48,8 +49,18 @@ __all__ = [
     "RegistryError",
     "IntegrityError",
     "registry",
+    "kernels",
     "__version__",
 ]
+
+
+def kernels() -> list[str]:
+    """The names of the prediction kernels this CPU can run, the scalar
+    reference first: ``["reference", "interleaved"]``, plus ``"avx512"`` where
+    the CPU has AVX-512F and CD. Each is a value for
+    ``Model.predict(..., kernel=...)``; all give bit-identical results.
+    """
+    return _available_kernels()
 
 
 def __getattr__(name: str) -> Any:

@@ -393,6 +393,15 @@ def n_threads(n: Optional[int]) -> Optional[int]:
     return n if n > 0 else None
 
 
+def kernel(k: Any) -> Optional[str]:
+    """A kernel name for the native layer, which checks that it is one."""
+    if k is None:
+        return None
+    if not isinstance(k, str):
+        raise TypeError(f"kernel must be a kernel name such as 'interleaved', not {type(k).__name__}")
+    return k
+
+
 def missing_value(m: Any) -> float:
     m = float(m)
     return m if not math.isnan(m) else float("nan")

@@ -58,6 +58,7 @@ class Model:
         iteration_range: Optional[Tuple[int, int]] = None,
         n_threads: Optional[int] = None,
         validate_features: bool = True,
+        kernel: Optional[str] = None,
     ) -> np.ndarray:
         """Predicts every row of ``X``.
 
@@ -112,6 +113,15 @@ class Model:
         validate_features
             Match DataFrame and Arrow columns to the model's feature names
             (default). ``False`` takes them by position.
+        kernel
+            Which prediction kernel to run: ``"reference"`` (the scalar
+            reference, one row and one tree at a time), ``"interleaved"``
+            (eight rows or eight trees at once: what the default picks),
+            ``"avx512"`` (only where the CPU has AVX-512F and CD). Every
+            kernel gives bit-identical results; this is for checking that,
+            and for benchmarks. :func:`quercus.kernels` lists the kernels this
+            CPU can run. Default: ``"auto"``, the fastest (or the reference
+            when ``QUERCUS_FORCE_SCALAR=1`` is set).
 
         A float32 ``X`` is read in place while the GIL is released: do not
         modify it from another thread until ``predict`` returns.
@@ -123,10 +133,16 @@ class Model:
             3-D array. :class:`InputTypeError` (also a ``TypeError``) for
             strings, objects or other non-numeric data.
         OptionError
-            An iteration range outside the model, or leaf indices of a linear
-            model.
+            An iteration range outside the model, leaf indices of a linear
+            model, an unknown kernel or one this CPU cannot run.
         """
-        if type(X) is np.ndarray and self._numeric and iteration_range is None and n_threads is None:
+        if (
+            type(X) is np.ndarray
+            and self._numeric
+            and iteration_range is None
+            and n_threads is None
+            and kernel is None
+        ):
             # The one-row latency path: a non-empty, aligned, C-contiguous
             # native float32 array goes straight to the native predictor,
             # which checks that (cheaper there than here) and returns None
@@ -139,6 +155,7 @@ class Model:
             pred_leaf=bool(pred_leaf),
             iteration_range=_convert.iteration_range(iteration_range),
             n_threads=_convert.n_threads(n_threads),
+            kernel=_convert.kernel(kernel),
         )
         records = (
             _convert.bqml_records(X, self._native.bqml_columns, validate_features)

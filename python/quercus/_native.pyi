@@ -13,6 +13,8 @@ __version__: str
 
 _Path = Union[str, os.PathLike[str]]
 
+def available_kernels() -> List[str]:
+    """The kernels this CPU can run, the reference first."""
 def registry_default_root() -> str: ...
 def registry_upload(
     root: Optional[_Path],
@@ -57,6 +59,7 @@ class Model:
         pred_leaf: bool = False,
         iteration_range: Optional[Tuple[int, int]] = None,
         n_threads: Optional[int] = None,
+        kernel: Optional[str] = None,
     ) -> npt.NDArray[np.float32]:
         """Predicts a 2-D native-endian, aligned float32 array with non-negative
         strides, read in place with the GIL released."""
@@ -71,6 +74,7 @@ class Model:
         pred_leaf: bool = False,
         iteration_range: Optional[Tuple[int, int]] = None,
         n_threads: Optional[int] = None,
+        kernel: Optional[str] = None,
     ) -> npt.NDArray[np.float32]:
         """Predicts a CSR matrix given by its contiguous arrays; absent entries
         are missing."""
@@ -82,6 +86,7 @@ class Model:
         pred_leaf: bool = False,
         iteration_range: Optional[Tuple[int, int]] = None,
         n_threads: Optional[int] = None,
+        kernel: Optional[str] = None,
     ) -> npt.NDArray[np.float32]:
         """Encodes raw BigQuery ML instances (a JSON array of objects) and
         predicts the encoded rows."""

@@ -58,6 +58,50 @@ def test_predict_matches_installed_xgboost(name, fmt, tmp_path):
             assert_same_bits(model.predict(x, output_margin=True, iteration_range=rng_), want)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_kernel_matches_installed_xgboost(name, tmp_path):
+    kernels = quercus.kernels()
+    assert kernels[0] == "reference" and "interleaved" in kernels
+    rng = np.random.default_rng(zlib.crc32(f"py-kernels/{name}".encode()))
+    booster = train(xgb, name, rng)
+    path = tmp_path / "model.json"
+    booster.save_model(str(path))
+    model = quercus.load(path)
+    x = make_input(rng, booster, 10)
+    dm = xgb.DMatrix(x)
+    margin = booster.predict(dm, output_margin=True)
+    leaf = None if name == "gblinear" else booster.predict(dm, pred_leaf=True)
+    for kernel in ["auto", *kernels]:
+        got = model.predict(x, output_margin=True, kernel=kernel)
+        assert_same_bits(got, margin)
+        # One row per call, and two threads over rows repeated past the
+        # threading threshold.
+        rows = np.concatenate([model.predict(x[i : i + 1], output_margin=True, kernel=kernel) for i in range(20)])
+        assert_same_bits(rows, margin[:20])
+        big = np.tile(x, (10, 1))
+        got = model.predict(big, output_margin=True, kernel=kernel, n_threads=2)
+        assert_same_bits(got, np.tile(margin, (10,) + (1,) * (margin.ndim - 1)))
+        if leaf is not None:
+            np.testing.assert_array_equal(model.predict(x, pred_leaf=True, kernel=kernel), leaf)
+
+
+def test_an_unknown_kernel_is_an_option_error(tmp_path):
+    booster = train(xgb, "binary_logistic", np.random.default_rng(5))
+    path = tmp_path / "model.json"
+    booster.save_model(str(path))
+    model = quercus.load(path)
+    x = np.zeros((3, 10), dtype=np.float32)
+    with pytest.raises(quercus.OptionError, match="kernel `fastest` is not one of auto, reference"):
+        model.predict(x, kernel="fastest")
+    with pytest.raises(TypeError, match="kernel must be a kernel name"):
+        model.predict(x, kernel=1)
+    # Names are case-insensitive; "scalar" is the reference.
+    assert_same_bits(model.predict(x, kernel="SCALAR"), model.predict(x, kernel="reference"))
+    if "avx512" not in quercus.kernels():
+        with pytest.raises(quercus.OptionError, match="lacks"):
+            model.predict(x, kernel="avx512")
+
+
 def test_properties_match_the_booster(tmp_path):
     names = [f"feat_{i}" for i in range(10)]
     booster = train(xgb, "softprob", np.random.default_rng(3), feature_names=names)

@@ -32,6 +32,7 @@ pub use model::PyModel;
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(model::available_kernels, m)?)?;
     m.add_function(wrap_pyfunction!(registry::registry_default_root, m)?)?;
     m.add_function(wrap_pyfunction!(registry::registry_upload, m)?)?;
     m.add_function(wrap_pyfunction!(registry::registry_list, m)?)?;

@@ -9,7 +9,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use quercus::{
-    BqmlOptions, Categories, FeatureMatrix, FeatureType, LoadOptions, OutputFormat, PredictOptions,
+    BqmlOptions, Categories, FeatureMatrix, FeatureType, Kernel, LoadOptions, OutputFormat,
+    PredictOptions,
 };
 
 use crate::convert::{self, Csr};
@@ -34,22 +35,40 @@ impl PyModel {
     }
 }
 
-/// Prediction options as the Python layer passes them.
+/// Prediction options as the Python layer passes them (`kernel`: a
+/// [`Kernel::name`], `None` for [`Kernel::Auto`]).
 fn options(
     missing: f32,
     output_margin: bool,
     pred_leaf: bool,
     iteration_range: Option<(usize, usize)>,
     n_threads: Option<usize>,
-) -> PredictOptions {
-    PredictOptions {
+    kernel: Option<&str>,
+) -> quercus::Result<PredictOptions> {
+    let kernel = match kernel {
+        None => Kernel::Auto,
+        Some(name) => Kernel::from_name(name).ok_or_else(|| {
+            quercus::Error::option(format!(
+                "kernel `{name}` is not one of auto, {}",
+                Kernel::ALL.map(Kernel::name).join(", ")
+            ))
+        })?,
+    };
+    Ok(PredictOptions {
         output_margin,
         pred_leaf,
         missing,
         iteration_range,
         n_threads,
-        ..PredictOptions::default()
-    }
+        kernel,
+    })
+}
+
+/// The names of the kernels this CPU can run, the reference first
+/// ([`Kernel::available`]).
+#[pyfunction]
+pub(crate) fn available_kernels() -> Vec<&'static str> {
+    Kernel::available().into_iter().map(Kernel::name).collect()
 }
 
 /// Parses a JSON array of instances.
@@ -135,7 +154,9 @@ impl PyModel {
             pred_leaf.is_truthy()?,
             None,
             None,
-        );
+            None,
+        )
+        .or_raise(py)?;
         let model = &self.inner;
         convert::with_matrix(py, x, |m| {
             let width = model.output_width(&opts).or_raise(py)?;
@@ -162,7 +183,8 @@ impl PyModel {
     }
 
     /// Predicts a 2-D float32 array (any non-negative strides), zero-copy.
-    #[pyo3(signature = (x, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (x, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None, kernel = None))]
     fn predict_dense<'py>(
         &self,
         py: Python<'py>,
@@ -171,6 +193,7 @@ impl PyModel {
         pred_leaf: bool,
         iteration_range: Option<(usize, usize)>,
         n_threads: Option<usize>,
+        kernel: Option<&str>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let opts = options(
             self.missing,
@@ -178,7 +201,9 @@ impl PyModel {
             pred_leaf,
             iteration_range,
             n_threads,
-        );
+            kernel,
+        )
+        .or_raise(py)?;
         let model = &self.inner;
         let p = convert::with_matrix(py, x, |m| {
             py.detach(|| model.predict(&m, &opts)).or_raise(py)
@@ -188,7 +213,7 @@ impl PyModel {
 
     /// Predicts a CSR matrix given as its three arrays; absent entries are missing.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (indptr, indices, data, n_cols, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    #[pyo3(signature = (indptr, indices, data, n_cols, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None, kernel = None))]
     fn predict_csr<'py>(
         &self,
         py: Python<'py>,
@@ -200,6 +225,7 @@ impl PyModel {
         pred_leaf: bool,
         iteration_range: Option<(usize, usize)>,
         n_threads: Option<usize>,
+        kernel: Option<&str>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let opts = options(
             self.missing,
@@ -207,7 +233,9 @@ impl PyModel {
             pred_leaf,
             iteration_range,
             n_threads,
-        );
+            kernel,
+        )
+        .or_raise(py)?;
         let csr = Csr {
             indptr: contiguous(py, "indptr", &indptr)?,
             indices: contiguous(py, "indices", &indices)?,
@@ -224,7 +252,8 @@ impl PyModel {
     /// Encodes raw instances of a BigQuery ML export (a JSON array of objects
     /// keyed by column name) into the booster's numeric columns, and predicts
     /// those like [`predict_dense`](Self::predict_dense).
-    #[pyo3(signature = (instances_json, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None))]
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (instances_json, *, output_margin = false, pred_leaf = false, iteration_range = None, n_threads = None, kernel = None))]
     fn predict_bqml_columns<'py>(
         &self,
         py: Python<'py>,
@@ -233,6 +262,7 @@ impl PyModel {
         pred_leaf: bool,
         iteration_range: Option<(usize, usize)>,
         n_threads: Option<usize>,
+        kernel: Option<&str>,
     ) -> PyResult<Bound<'py, PyArrayDyn<f32>>> {
         let opts = options(
             self.missing,
@@ -240,7 +270,9 @@ impl PyModel {
             pred_leaf,
             iteration_range,
             n_threads,
-        );
+            kernel,
+        )
+        .or_raise(py)?;
         let model = &self.inner;
         let p = py
             .detach(|| {
