@@ -104,8 +104,8 @@ impl Kernel {
                     std::env::var("QUERCUS_FORCE_SCALAR").is_ok_and(|v| v != "0" && !v.is_empty())
                 });
                 // The AVX-512 kernel measured no faster than the portable one
-                // on an AVX-512 Xeon (BENCHMARKS.md): never chosen
-                // automatically.
+                // on an AVX-512 Xeon nor on an AMD EPYC (BENCHMARKS.md): never
+                // chosen automatically.
                 Ok(if forced {
                     Kernel::Reference
                 } else {
