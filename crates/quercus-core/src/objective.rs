@@ -132,7 +132,9 @@ pub fn sigmoid_f32(x: f32, kind: Sigmoid) -> f32 {
     match kind {
         Sigmoid::Plain => 1.0f32 / (1.0f32 + (-x).exp()),
         Sigmoid::Clamped => {
-            let t = (-x).min(88.7f32);
+            // C++'s `std::min(-x, 88.7f)` is `88.7f < -x ? 88.7f : -x`: a NaN
+            // margin stays NaN (Rust's `f32::min` would drop it).
+            let t = if 88.7f32 < -x { 88.7f32 } else { -x };
             1.0f32 / (t.exp() + 1.0f32 + 1e-16f32)
         }
     }
@@ -196,6 +198,41 @@ mod tests {
         }
         assert_eq!(sigmoid_f32(-100.0, Sigmoid::Plain), 0.0);
         assert!(sigmoid_f32(-100.0, Sigmoid::Clamped) > 0.0);
+    }
+
+    /// NaN and infinite margins through every element-wise transform, as
+    /// XGBoost's C++ computes them (`std::min` keeps a NaN first argument).
+    #[test]
+    fn nan_and_infinite_margins_follow_xgboost() {
+        for kind in [Sigmoid::Plain, Sigmoid::Clamped] {
+            assert!(sigmoid_f32(f32::NAN, kind).is_nan(), "{kind:?}");
+            assert_eq!(sigmoid_f32(f32::INFINITY, kind), 1.0, "{kind:?}");
+        }
+        assert_eq!(sigmoid_f32(f32::NEG_INFINITY, Sigmoid::Plain), 0.0);
+        // exp(88.7) + 1 + 1e-16 in f32, inverted.
+        let far = 1.0f32 / (88.7f32.exp() + 1.0 + 1e-16);
+        assert_eq!(sigmoid_f32(f32::NEG_INFINITY, Sigmoid::Clamped), far);
+        let logistic = Objective::from_xgboost_name("binary:logistic").unwrap();
+        let exp = Objective::from_xgboost_name("count:poisson").unwrap();
+        let hinge = Objective::from_xgboost_name("binary:hinge").unwrap();
+        let identity = Objective::from_xgboost_name("reg:squarederror").unwrap();
+        let s = Sigmoid::Clamped;
+        assert!(logistic.transform_scalar(f32::NAN, s).is_nan());
+        assert!(exp.transform_scalar(f32::NAN, s).is_nan());
+        assert_eq!(exp.transform_scalar(f32::INFINITY, s), f32::INFINITY);
+        assert_eq!(exp.transform_scalar(f32::NEG_INFINITY, s), 0.0);
+        // `preds[i] > 0 ? 1 : 0`
+        assert_eq!(hinge.transform_scalar(f32::NAN, s), 0.0);
+        assert_eq!(hinge.transform_scalar(f32::INFINITY, s), 1.0);
+        assert!(identity.transform_scalar(f32::NAN, s).is_nan());
+        // Softmax: `fmaxf` skips NaN for the maximum, then every expf(NaN - max) is NaN.
+        let mut row = [f32::NAN, 1.0, 2.0];
+        softmax_in_place(&mut row);
+        assert!(row.iter().all(|v| v.is_nan()));
+        // `if (*it > *maxit) maxit = it`: nothing is greater than a NaN first.
+        assert_eq!(argmax_first(&[f32::NAN, 1.0, f32::INFINITY]), 0);
+        assert_eq!(argmax_first(&[1.0, f32::NAN, f32::INFINITY]), 2);
+        assert_eq!(argmax_first(&[f32::NAN, f32::NAN]), 0);
     }
 
     #[test]
