@@ -225,6 +225,7 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
             &model_path,
             &LoadOptions {
                 compat: Compat::Writer,
+                ..LoadOptions::default()
             },
         ) {
             Ok(m) => m,
@@ -392,6 +393,7 @@ fn compiled_fixtures_predict_exactly_like_their_source() {
         let id = case["id"].as_str().unwrap();
         let opts = LoadOptions {
             compat: Compat::Writer,
+            ..LoadOptions::default()
         };
         let Ok(model) = Model::load_with(root().join(case["model"].as_str().unwrap()), &opts)
         else {

@@ -121,7 +121,7 @@ pub(crate) enum AssetContent {
 
 /// Reads `path` as UTF-8 text (what Python's `open()` does under a UTF-8 locale).
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(e).with_path(path))?;
+    let bytes = quercus_xgboost::read_file(path, quercus_xgboost::DEFAULT_MAX_BYTES)?;
     String::from_utf8(bytes).map_err(|e| {
         Error::format(format!(
             "vocabulary file is not valid UTF-8 (invalid byte at offset {})",

@@ -311,8 +311,7 @@ impl BqmlModel {
             ))
             .with_path(dir));
         }
-        let meta_bytes =
-            std::fs::read(&meta_path).map_err(|e| Error::io(e).with_path(&meta_path))?;
+        let meta_bytes = quercus_xgboost::read_file(&meta_path, opts.max_bytes)?;
         let meta: Value = serde_json::from_slice(&meta_bytes).map_err(|e| {
             Error::format(format!("model_metadata.json is not valid JSON: {e}"))
                 .with_path(&meta_path)

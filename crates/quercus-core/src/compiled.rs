@@ -54,9 +54,12 @@ pub const MAGIC: &[u8; 8] = b"\x89QPACK\r\n";
 /// numbers only for trees not numbered in order. Version 3 stores
 /// implicit-layout splits as integer keys with the default direction folded
 /// into the feature offset (no separate default-direction section). Version 4
-/// (this one) does the same for the pointer layout. Older files are refused
-/// with a message to recompile them.
-pub const VERSION: u32 = 4;
+/// does the same for the pointer layout. Version 5 (this one) records how many
+/// features the trees read apart from how many the model declares, so a
+/// model declaring far more features than its splits use is walked (and its
+/// rows copied) at the width it reads. Older files are refused with a message
+/// to recompile them.
+pub const VERSION: u32 = 5;
 const HEADER: usize = 64;
 const ALIGN: usize = 64;
 const MAX_SECTIONS: usize = 64;
@@ -128,6 +131,9 @@ pub fn write(forest: &Forest, extra: &[u8]) -> Vec<u8> {
         }
         Booster::Trees(e) => {
             meta.u8(0);
+            // The features the packed splits were checked against (what the
+            // kernels read), at most `num_features`.
+            meta.u64(p.num_features as u64);
             meta.u32s(&p.tree_outputs);
             meta.u32(p.round_ptr.len() as u32);
             for &r in &p.round_ptr {
@@ -501,6 +507,17 @@ fn open_sections(
             return Ok((forest, extra, NodeChecks { all_nodes: false }));
         }
         0 => {
+            let width_at = m.base + m.pos;
+            let width = m.u64()?;
+            let width = match usize::try_from(width) {
+                Ok(w) if w <= num_features => w,
+                _ => {
+                    return Err(fail(
+                        width_at,
+                        format!("trees read {width} features but the model has {num_features}"),
+                    ));
+                }
+            };
             let tree_outputs = m.u32s()?;
             let n = m.count(8)?;
             let round_ptr = (0..n)
@@ -556,7 +573,7 @@ fn open_sections(
                 leaf_value: array(owner, section(id::LEAF_VALUE)?, "leaf values")?,
                 original,
                 trees,
-                num_features,
+                num_features: width,
                 slow_before: Vec::new(),
                 imp_nodes: array::<ImplicitNode>(owner, section(id::IMP_NODES)?, "implicit nodes")?,
                 imp_leaves: array(owner, section(id::IMP_LEAVES)?, "implicit leaves")?,
@@ -571,7 +588,7 @@ fn open_sections(
             let mut slow_trees = Vec::with_capacity(n);
             for _ in 0..n {
                 let t = r.u32()? as usize;
-                let tree = read_tree(&mut r, num_features).map_err(|e| e.with_tree(t))?;
+                let tree = read_tree(&mut r, width).map_err(|e| e.with_tree(t))?;
                 slow_trees.push((t, tree));
             }
             if slow_trees

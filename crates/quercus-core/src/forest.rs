@@ -493,6 +493,21 @@ pub enum Booster {
     Linear(LinearModel),
 }
 
+/// One more than the largest feature index a split of `e` uses, at least 1
+/// (the fast kernels load one feature's keys even at a leaf).
+fn features_read(e: &TreeEnsemble) -> usize {
+    e.trees
+        .iter()
+        .flat_map(|t| t.nodes.iter())
+        .filter_map(|n| match n {
+            Node::Split { feature, .. } => Some(*feature as usize + 1),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        .max(1)
+}
+
 /// A complete, validated model in Quercus's format-neutral form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Forest {
@@ -547,10 +562,11 @@ impl Forest {
         weights: Option<Vec<f32>>,
     ) -> Result<Forest> {
         Forest::check_common(&parts)?;
-        if packed.num_features != parts.num_features {
-            return Err(Error::invalid_model(
-                "compiled trees were checked against another feature count",
-            ));
+        if packed.num_features > parts.num_features {
+            return Err(Error::invalid_model(format!(
+                "compiled trees read {} features but the model has {}",
+                packed.num_features, parts.num_features
+            )));
         }
         Ok(Forest {
             num_features: parts.num_features,
@@ -665,7 +681,10 @@ impl Forest {
             }
         }
         let packed = match &booster {
-            Booster::Trees(e) => PackedForest::new(e, num_features),
+            // The kernels read (and copy, per row) only the features the
+            // splits use: a model that declares 2^40 features but splits on
+            // three must not cost 2^40 floats a row.
+            Booster::Trees(e) => PackedForest::new(e, features_read(e).min(num_features)),
             Booster::Linear(_) => PackedForest::default(),
         };
         Ok(Forest {
@@ -687,6 +706,18 @@ impl Forest {
     /// Number of input columns.
     pub fn num_features(&self) -> usize {
         self.num_features
+    }
+
+    /// How many leading features prediction reads: one more than the largest
+    /// feature index any split uses (every feature for a linear model). The
+    /// columns past it are never read, and per-row scratch is sized by this,
+    /// never by [`Forest::num_features`] alone (a file may declare any count).
+    pub fn features_read(&self) -> usize {
+        if self.is_linear() {
+            self.num_features
+        } else {
+            self.packed.num_features
+        }
     }
 
     /// The packed layout of the trees.

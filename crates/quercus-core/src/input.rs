@@ -115,6 +115,12 @@ impl<'a> FeatureMatrix<'a> {
         }
     }
 
+    /// The first `cols` columns (at most [`cols`](Self::cols)) as a view.
+    pub fn first_cols(&self, cols: usize) -> FeatureMatrix<'a> {
+        assert!(cols <= self.cols, "column range out of bounds");
+        FeatureMatrix { cols, ..*self }
+    }
+
     /// Rows `start..end` as a view.
     pub fn slice_rows(&self, start: usize, end: usize) -> FeatureMatrix<'a> {
         assert!(start <= end && end <= self.rows, "row range out of bounds");

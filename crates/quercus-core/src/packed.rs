@@ -842,7 +842,7 @@ pub(crate) mod fast {
     ) {
         assert!(acc.len() >= k * g && k <= LANES);
         assert!(p.all_fast(trees.clone()));
-        assert!(xk.len() >= 2 * p.num_features * LANES);
+        assert!(xk.len() >= 2 * p.num_features.max(1) * LANES);
         let meta = &p.trees[trees.clone()];
         let values = |t: &super::PackedTree| {
             if t.implicit.is_some() {
@@ -898,7 +898,7 @@ pub(crate) mod fast {
         keys: &[u64],
         acc: &mut [f32],
     ) {
-        assert!(keys.len() >= 2 * p.num_features);
+        assert!(keys.len() >= 2 * p.num_features.max(1));
         assert!(p.all_fast(trees.clone()));
         let meta = &p.trees[trees.clone()];
         let nodes: &[PackedNode] = &p.nodes;

@@ -191,10 +191,7 @@ impl Forest {
     pub fn predict(&self, x: &FeatureMatrix<'_>, opts: &PredictOptions) -> Result<Predictions> {
         let width = self.output_width(opts)?;
         let rows = x.rows();
-        let len = rows
-            .checked_mul(width)
-            .ok_or_else(|| Error::input("output size overflows"))?;
-        let mut data = vec![0.0f32; len];
+        let mut data = alloc_output(rows, width)?;
         self.predict_into(x, opts, &mut data)?;
         let shape = if width == 1 {
             vec![rows]
@@ -247,6 +244,65 @@ impl Forest {
                 found: x.cols(),
             }));
         }
+        self.predict_read_width(x, opts, out)
+    }
+
+    /// Predicts rows that hold only the model's first `x.cols()` features
+    /// (at most [`Forest::num_features`]); the features past them are
+    /// missing. This is what XGBoost does with a `DMatrix` narrower than the
+    /// booster, and how a sparse row or a BigQuery ML export whose assets
+    /// encode fewer columns than `model.bst` declares is predicted: per-row
+    /// scratch is bounded by [`Forest::features_read`], whatever the model
+    /// declares.
+    pub fn predict_leading(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+    ) -> Result<Predictions> {
+        let plan_width = self.output_width(opts)?;
+        let rows = x.rows();
+        if x.cols() > self.num_features() {
+            return Err(Error::new(crate::ErrorKind::FeatureCount {
+                expected: self.num_features(),
+                found: x.cols(),
+            }));
+        }
+        let mut data = alloc_output(rows, plan_width)?;
+        let read = self.features_read();
+        if x.cols() >= read {
+            self.predict_read_width(x, opts, &mut data)?;
+        } else {
+            // Pad each block of rows with missing values up to the width read.
+            let block = (PAD_BLOCK_FLOATS / read.max(1)).clamp(1, rows.max(1));
+            let mut buf = vec![f32::NAN; block.min(rows) * read];
+            let mut row = vec![0.0f32; x.cols()];
+            for start in (0..rows).step_by(block) {
+                let n = block.min(rows - start);
+                for (i, dst) in buf.chunks_exact_mut(read).take(n).enumerate() {
+                    x.copy_row(start + i, &mut row);
+                    dst[..row.len()].copy_from_slice(&row);
+                }
+                let xb = FeatureMatrix::row_major(&buf[..n * read], n, read)?;
+                let out = &mut data[start * plan_width..(start + n) * plan_width];
+                self.predict_read_width(&xb, opts, out)?;
+            }
+        }
+        let shape = if plan_width == 1 {
+            vec![rows]
+        } else {
+            vec![rows, plan_width]
+        };
+        Ok(Predictions { data, shape })
+    }
+
+    /// [`Forest::predict_into`] for any `x` with at least
+    /// [`Forest::features_read`] columns.
+    fn predict_read_width(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+        out: &mut [f32],
+    ) -> Result<()> {
         let plan = Plan::new(self, opts)?;
         let rows = x.rows();
         let width = plan.width;
@@ -259,6 +315,16 @@ impl Forest {
         if width == 0 || rows == 0 {
             return Ok(());
         }
+        // The kernels see only the features the model reads.
+        let read = self.features_read();
+        debug_assert!(x.cols() >= read);
+        let narrowed;
+        let x = if x.cols() > read {
+            narrowed = x.first_cols(read);
+            &narrowed
+        } else {
+            x
+        };
         let threads = opts
             .n_threads
             .unwrap_or_else(crate::parallel::default_threads);
@@ -273,6 +339,25 @@ impl Forest {
         }
         Ok(())
     }
+}
+
+/// Floats of padded rows held at once by [`Forest::predict_leading`].
+const PAD_BLOCK_FLOATS: usize = 1 << 20;
+
+/// A zeroed output of `rows * width` values, or a typed error when it cannot
+/// be allocated (never an abort).
+fn alloc_output(rows: usize, width: usize) -> Result<Vec<f32>> {
+    let len = rows
+        .checked_mul(width)
+        .ok_or_else(|| Error::input(format!("{rows} rows x {width} values per row overflow")))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        Error::input(format!(
+            "{rows} rows x {width} values per row do not fit in memory"
+        ))
+    })?;
+    data.resize(len, 0.0);
+    Ok(data)
 }
 
 /// What a predict call computes, resolved once per call.
@@ -531,15 +616,17 @@ impl<'f> Plan<'f> {
         } else {
             None
         };
+        // At least one feature's keys: a leaf's step loads them too.
+        let kf = f.max(1);
         let (mut keys_small, mut keys_large, mut keys_heap): ([u64; 64], [u64; 512], Vec<u64>);
-        let keys: &mut [u64] = if f <= 32 {
+        let keys: &mut [u64] = if kf <= 32 {
             keys_small = [0; 64];
-            &mut keys_small[..2 * f]
-        } else if f <= 256 {
+            &mut keys_small[..2 * kf]
+        } else if kf <= 256 {
             keys_large = [0; 512];
-            &mut keys_large[..2 * f]
+            &mut keys_large[..2 * kf]
         } else {
-            keys_heap = vec![0; 2 * f];
+            keys_heap = vec![0; 2 * kf];
             &mut keys_heap
         };
         let mut margin_stack = [0.0f32; 64];
@@ -691,7 +778,8 @@ fn sum_groups<const L: usize, K: Key>(
 ) {
     const { assert!(L > 0) };
     let groups = n.div_ceil(L);
-    let size = 2 * f * L;
+    // At least one feature's keys: a leaf's step loads them too.
+    let size = 2 * f.max(1) * L;
     let mut xk = vec![K::default(); groups * size];
     for (grp, xg) in xk.chunks_exact_mut(size.max(1)).enumerate().take(groups) {
         for j in 0..L {
@@ -893,6 +981,139 @@ pub(crate) mod tests {
             feature_types: vec![],
         })
         .unwrap()
+    }
+
+    /// A forest of `stump(feature, ...)` trees declaring `declared` features.
+    fn wide_forest(declared: usize, trees: Vec<Tree>) -> Forest {
+        let n = trees.len();
+        let e = TreeEnsemble::new(trees, vec![0; n], None, vec![0, n]).unwrap();
+        Forest::new(ForestParts {
+            num_features: declared,
+            num_outputs: 1,
+            base_margin: vec![0.5],
+            objective: Objective::from_xgboost_name("reg:squarederror").unwrap(),
+            booster: Booster::Trees(e),
+            semantics: Semantics::default(),
+            feature_names: vec![],
+            feature_types: vec![],
+        })
+        .unwrap()
+    }
+
+    fn stump_for(declared: usize, feature: u32, thr: f32, l: f32, r: f32) -> Tree {
+        let nodes = vec![
+            Node::Split {
+                feature,
+                threshold: thr,
+                default_left: false,
+                left: 1,
+                right: 2,
+                categories: None,
+            },
+            Node::Leaf { value: l },
+            Node::Leaf { value: r },
+        ];
+        Tree::new(nodes, vec![], declared).unwrap()
+    }
+
+    /// A model may declare any feature count (a JSON `num_feature` of 2^40
+    /// loads); prediction reads, copies and allocates per row only the
+    /// features its splits use. A zero-stride view of 2^40 columns (what
+    /// numpy's `broadcast_to` hands over) must predict in a few bytes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_huge_declared_feature_count_costs_only_the_features_read() {
+        let declared = 1usize << 40;
+        let f = wide_forest(
+            declared,
+            vec![
+                stump_for(declared, 2, 0.5, 1.0, 2.0),
+                stump_for(declared, 0, 0.5, 10.0, 20.0),
+            ],
+        );
+        assert_eq!(f.features_read(), 3);
+        let one = [0.75f32];
+        for rows in [1usize, 7, 8, 300] {
+            let x = FeatureMatrix::strided(&one, rows, declared, 0, 0).unwrap();
+            for kernel in Kernel::available() {
+                let opts = PredictOptions {
+                    kernel,
+                    ..Default::default()
+                };
+                let p = f.predict(&x, &opts).unwrap();
+                assert_eq!(
+                    p.data,
+                    vec![0.5 + 2.0 + 20.0; rows],
+                    "{kernel:?}, {rows} rows"
+                );
+            }
+        }
+    }
+
+    /// `predict_leading`: the features past the matrix's columns are missing.
+    #[test]
+    fn leading_columns_read_the_rest_as_missing() {
+        let declared = 1usize << 20;
+        // Missing goes right in `stump` (default_left false).
+        let f = wide_forest(
+            declared,
+            vec![
+                stump_for(declared, 0, 0.5, 1.0, 2.0),
+                stump_for(declared, 5, 0.5, 10.0, 20.0),
+            ],
+        );
+        let x = [0.0f32, 1.0, 0.0, 1.0];
+        for cols in [1usize, 2] {
+            let rows = 4 / cols;
+            let m = FeatureMatrix::row_major(&x[..rows * cols], rows, cols).unwrap();
+            for kernel in Kernel::available() {
+                let opts = PredictOptions {
+                    kernel,
+                    ..Default::default()
+                };
+                let p = f.predict_leading(&m, &opts).unwrap();
+                let want: Vec<f32> = (0..rows)
+                    .map(|r| 0.5 + if x[r * cols] < 0.5 { 1.0 } else { 2.0 } + 20.0)
+                    .collect();
+                assert_eq!(p.data, want, "{kernel:?}, {cols} columns");
+            }
+        }
+        // Wider than the model: refused like `predict`.
+        let small = wide_forest(2, vec![stump_for(2, 0, 0.5, 1.0, 2.0)]);
+        let m = FeatureMatrix::row_major(&x[..3], 1, 3).unwrap();
+        assert!(matches!(
+            small
+                .predict_leading(&m, &PredictOptions::default())
+                .unwrap_err()
+                .kind(),
+            crate::ErrorKind::FeatureCount {
+                expected: 2,
+                found: 3
+            }
+        ));
+    }
+
+    /// A model with no features and leaf-only trees: every kernel predicts the
+    /// leaves (the fast kernels load one feature's keys even at a leaf, so
+    /// their scratch must hold one feature however few the model has).
+    #[test]
+    fn a_model_without_features_predicts_its_leaves() {
+        let leaf = Tree::new(vec![Node::Leaf { value: 1.5 }], vec![], 0).unwrap();
+        let f = wide_forest(0, vec![leaf.clone(), leaf]);
+        for rows in [1usize, 9] {
+            let x = FeatureMatrix::row_major(&[], rows, 0).unwrap();
+            for kernel in Kernel::available() {
+                let opts = PredictOptions {
+                    kernel,
+                    ..Default::default()
+                };
+                assert_eq!(
+                    f.predict(&x, &opts).unwrap().data,
+                    vec![3.5; rows],
+                    "{kernel:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -153,17 +153,20 @@ impl Csr<'_> {
         Ok(())
     }
 
-    /// Writes rows `start..start + n` densely into `out` (`n * cols` values,
-    /// NaN where no value is stored). Call [`Csr::validate`] first.
-    pub fn densify(&self, start: usize, n: usize, out: &mut [f32]) {
+    /// Writes the first `width` columns of rows `start..start + n` densely
+    /// into `out` (`n * width` values, NaN where no value is stored); values
+    /// in later columns are left out. Call [`Csr::validate`] first.
+    pub fn densify(&self, start: usize, n: usize, width: usize, out: &mut [f32]) {
         out.fill(f32::NAN);
-        for (i, row) in out.chunks_exact_mut(self.cols.max(1)).take(n).enumerate() {
+        for (i, row) in out.chunks_exact_mut(width.max(1)).take(n).enumerate() {
             let (a, b) = (
                 self.indptr[start + i] as usize,
                 self.indptr[start + i + 1] as usize,
             );
             for (&c, &v) in self.indices[a..b].iter().zip(&self.data[a..b]) {
-                row[c as usize] = v;
+                if let Some(x) = row.get_mut(c as usize) {
+                    *x = v;
+                }
             }
         }
     }
@@ -172,15 +175,23 @@ impl Csr<'_> {
 /// Floats held at once when a sparse matrix is densified in row blocks.
 const DENSE_BLOCK_FLOATS: usize = 1 << 22;
 
-/// Predicts a CSR matrix in dense row blocks of bounded size.
+/// Predicts a CSR matrix in dense row blocks of bounded size: only the
+/// columns the model reads are densified ([`quercus::Forest::features_read`]),
+/// so a model declaring billions of features costs what its splits use.
 pub fn predict_csr(
     model: &quercus::Model,
     csr: Csr<'_>,
     opts: &quercus::PredictOptions,
 ) -> quercus::Result<Predictions> {
     csr.validate()?;
+    if csr.cols != model.num_features() {
+        return Err(quercus::Error::new(quercus::ErrorKind::FeatureCount {
+            expected: model.num_features(),
+            found: csr.cols,
+        }));
+    }
     let rows = csr.rows();
-    let cols = csr.cols;
+    let cols = model.forest().features_read().min(csr.cols);
     let block_rows = (DENSE_BLOCK_FLOATS / cols.max(1)).clamp(1, rows.max(1));
     let mut buf = vec![0.0f32; block_rows * cols];
     let mut data = Vec::new();
@@ -188,9 +199,9 @@ pub fn predict_csr(
     let mut start = 0;
     loop {
         let n = block_rows.min(rows - start);
-        csr.densify(start, n, &mut buf[..n * cols]);
+        csr.densify(start, n, cols, &mut buf[..n * cols]);
         let x = FeatureMatrix::row_major(&buf[..n * cols], n, cols)?;
-        let p = model.predict(&x, opts)?;
+        let p = model.forest().predict_leading(&x, opts)?;
         if shape.is_none() {
             data.reserve_exact(rows.saturating_mul(p.width()));
             shape = Some(p.shape);
@@ -247,7 +258,7 @@ mod tests {
         };
         csr.validate().unwrap();
         let mut out = vec![0.0; 9];
-        csr.densify(0, 3, &mut out);
+        csr.densify(0, 3, csr.cols, &mut out);
         let bits: Vec<u32> = out.iter().map(|v| v.to_bits()).collect();
         let n = f32::NAN.to_bits();
         assert_eq!(

@@ -325,6 +325,7 @@ mod tests {
             &r,
             &LoadOptions {
                 compat: Compat::Writer,
+                ..LoadOptions::default()
             },
         )
         .unwrap();

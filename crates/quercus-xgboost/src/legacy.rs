@@ -1008,6 +1008,7 @@ mod tests {
         let b = build(&spec_082());
         let opts = LoadOptions {
             compat: Compat::Writer,
+            ..LoadOptions::default()
         };
         let m = load_bytes(&b.bytes, &opts).unwrap();
         assert_eq!(m.info.version.to_string(), "0.x");

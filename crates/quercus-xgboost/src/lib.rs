@@ -92,11 +92,28 @@ pub enum Compat {
     Writer,
 }
 
+/// The largest model file read unless [`LoadOptions::max_bytes`] says
+/// otherwise: 1 GiB, several times the largest XGBoost models seen in use.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
 /// Options for loading.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadOptions {
     /// Whose arithmetic to reproduce.
     pub compat: Compat,
+    /// The largest file (or stream) read, in bytes; a larger one is an error
+    /// before it is read, or as soon as a stream passes it. Default
+    /// [`DEFAULT_MAX_BYTES`].
+    pub max_bytes: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            compat: Compat::default(),
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 impl LoadOptions {
@@ -104,7 +121,14 @@ impl LoadOptions {
     pub fn legacy_summation(on: bool) -> LoadOptions {
         LoadOptions {
             compat: if on { Compat::Writer } else { Compat::Current },
+            ..LoadOptions::default()
         }
+    }
+
+    /// These options with another size limit (see [`LoadOptions::max_bytes`]).
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> LoadOptions {
+        self.max_bytes = max_bytes;
+        self
     }
 }
 
@@ -183,6 +207,18 @@ pub fn load_as(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<XgbMo
         Format::Ubjson => schema::model_from_value(&ubjson::parse(bytes)?)?,
         Format::LegacyBinary => legacy::parse(bytes)?,
     };
+    // Every output needs at least one tree or linear weight in the file, so
+    // its length bounds the counts that size per-row outputs (the legacy
+    // parser checks this too, with the byte offset).
+    for (name, value) in [("num_class", raw.num_class), ("num_target", raw.num_target)] {
+        if value > bytes.len() {
+            return Err(Error::format(format!(
+                "{name} {value} is implausible for a {}-byte file",
+                bytes.len()
+            ))
+            .with_field(format!("learner/learner_model_param/{name}")));
+        }
+    }
     let forest = convert::to_forest(&raw, opts)?;
     let num_parallel_tree = match &raw.booster {
         raw::RawBooster::Trees {
@@ -207,6 +243,109 @@ pub fn load_as(bytes: &[u8], format: Format, opts: &LoadOptions) -> Result<XgbMo
 /// Reads and loads a model file. Errors name the file.
 pub fn load_path(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<XgbModel> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(e).with_path(path))?;
+    let bytes = read_file(path, opts.max_bytes)?;
     load_bytes(&bytes, opts).map_err(|e| e.with_path(path))
+}
+
+/// Reads a whole model file, once, refusing more than `max_bytes`.
+///
+/// A regular file larger than the limit is refused before it is read. A FIFO
+/// or pipe (`<(...)`, `/dev/stdin`) is read whole, once, so callers sniff the
+/// format from the bytes rather than reopen it; one with no writer reads as
+/// empty instead of waiting for one. Devices and sockets are refused
+/// (`/dev/zero` would never end). Errors name the file.
+pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let fail = |e: Error| e.with_path(path);
+    let meta = std::fs::metadata(path).map_err(|e| fail(Error::io(e)))?;
+    let kind = meta.file_type();
+    let fifo = is_fifo(&kind);
+    if !kind.is_file() && !fifo {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device or socket)"
+        };
+        return Err(fail(Error::input(format!(
+            "cannot read a model from {what}"
+        ))));
+    }
+    if kind.is_file() && meta.len() > max_bytes {
+        return Err(fail(too_large(meta.len(), max_bytes)));
+    }
+    let file = open_for_reading(path, fifo).map_err(|e| fail(Error::io(e)))?;
+    let mut bytes = Vec::new();
+    let mut limited = file.take(max_bytes.saturating_add(1));
+    read_to_end_waiting(&mut limited, &mut bytes, fifo).map_err(|e| fail(Error::io(e)))?;
+    if fifo && bytes.is_empty() {
+        return Err(fail(Error::input(format!(
+            "a FIFO that gave no bytes within {} s (no writer?)",
+            FIFO_WRITER_WAIT.as_secs()
+        ))));
+    }
+    if bytes.len() as u64 > max_bytes {
+        return Err(fail(too_large(bytes.len() as u64, max_bytes)));
+    }
+    Ok(bytes)
+}
+
+fn too_large(len: u64, max: u64) -> Error {
+    Error::input(format!(
+        "the model is larger than the {max}-byte limit ({len} bytes or more); raise the \
+         limit (LoadOptions::max_bytes, --max-model-bytes, max_model_bytes=) to load it"
+    ))
+}
+
+#[cfg(unix)]
+fn is_fifo(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo()
+}
+
+#[cfg(not(unix))]
+fn is_fifo(_: &std::fs::FileType) -> bool {
+    false
+}
+
+/// Opens `path`; a FIFO without blocking until a writer appears.
+fn open_for_reading(path: &Path, fifo: bool) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    if fifo {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let _ = fifo;
+    o.open(path)
+}
+
+/// How long a FIFO may have no writer before it reads as empty.
+const FIFO_WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `read_to_end`, waiting out `WouldBlock` (a non-blocking FIFO whose writer
+/// has not written yet). End of file comes when no writer is left; for a
+/// FIFO (`fifo`), an end before any byte may mean no writer has opened it
+/// yet, so it is retried for up to [`FIFO_WRITER_WAIT`].
+fn read_to_end_waiting(
+    r: &mut impl std::io::Read,
+    out: &mut Vec<u8>,
+    fifo: bool,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 1 << 16];
+    let start = std::time::Instant::now();
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) if fifo && out.is_empty() && start.elapsed() < FIFO_WRITER_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Ok(0) => return Ok(()),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

@@ -635,6 +635,45 @@ mod tests {
         }
     }
 
+    /// A `num_class` or `num_target` that sizes per-row outputs is checked
+    /// against the file's length in JSON and UBJSON as in the legacy binary
+    /// (2^31 used to abort on allocation, 2^24 to write 64 MB per row).
+    #[test]
+    fn absurd_output_counts_are_refused_in_json_and_ubjson() {
+        let gb = format!(
+            r#"{{"name":"gbtree","model":{}}}"#,
+            gbtree_model(&[stump(0, "-1E0", "1E0")], "")
+        );
+        let ok = doc("[2,1,4]", "5E-1", "", &gb);
+        assert!(load_bytes(ok.as_bytes(), &LoadOptions::default()).is_ok());
+        for (field, value) in [
+            ("num_class", "2147483648"),
+            ("num_class", "16777216"),
+            ("num_target", "4294967296"),
+        ] {
+            let text = if field == "num_class" {
+                ok.replace(r#""num_class":"0""#, &format!(r#""num_class":"{value}""#))
+            } else {
+                ok.replace(
+                    r#""num_feature":"2""#,
+                    &format!(r#""num_feature":"2","num_target":"{value}""#),
+                )
+            };
+            let ubj = ubjson::encode(&json::parse(text.as_bytes()).unwrap());
+            for (format, bytes) in [(Format::Json, text.as_bytes()), (Format::Ubjson, &ubj[..])] {
+                let e = load_as(bytes, format, &LoadOptions::default()).unwrap_err();
+                assert!(
+                    matches!(e.kind(), quercus_core::ErrorKind::Format(m) if m.contains(field) && m.contains("implausible")),
+                    "{format:?} {field}={value}: {e}"
+                );
+                assert_eq!(
+                    e.location().field.as_deref(),
+                    Some(&*format!("learner/learner_model_param/{field}"))
+                );
+            }
+        }
+    }
+
     #[test]
     fn training_categories_3_1() {
         let with_cats = |cats: &str| {

@@ -49,7 +49,6 @@ use std::path::Path;
 pub mod io;
 pub mod qpack;
 
-pub use qpack::Mapping;
 pub mod metadata;
 pub mod registry;
 mod sha256;
@@ -64,7 +63,7 @@ pub use quercus_core::{
     Categories, Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Node,
     Objective, PredictOptions, Predictions, Result, default_threads,
 };
-pub use quercus_xgboost::{Compat, Format, LoadOptions, ModelInfo, Version};
+pub use quercus_xgboost::{Compat, DEFAULT_MAX_BYTES, Format, LoadOptions, ModelInfo, Version};
 
 /// BigQuery ML export directories: schema, encoder, Vertex-style outputs.
 pub mod bqml {
@@ -118,10 +117,16 @@ impl Model {
                 origin,
             });
         }
-        if qpack::is_compiled_file(path) {
-            return Model::load_compiled(path, Mapping::Mmap);
+        // Read once, then sniff: a FIFO or `<(...)` cannot be reopened.
+        let bytes = quercus_xgboost::read_file(path, opts.max_bytes)?;
+        if quercus_core::compiled::is_compiled(&bytes) {
+            return Model::from_compiled(
+                std::sync::Arc::new(quercus_core::AlignedBytes::copy_from(&bytes)),
+                origin,
+            )
+            .map_err(|e| e.with_path(path));
         }
-        let m = quercus_xgboost::load_path(path, opts)?;
+        let m = quercus_xgboost::load_bytes(&bytes, opts).map_err(|e| e.with_path(path))?;
         Ok(Model {
             kind: Kind::Xgboost(Box::new(m)),
             origin,

@@ -90,7 +90,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use quercus_bqml::{BqmlModel, Encoding, ModelType};
-use quercus_core::{Error, FeatureMatrix, FeatureType, Objective, PredictOptions, Result};
+use quercus_core::{Error, FeatureType, Objective, PredictOptions, Result};
 use quercus_vertex as vertex;
 use serde_json::{Map, Value, json};
 
@@ -668,19 +668,8 @@ fn xgboost_instance_schema(model: &Model) -> Value {
 
 /// Values per prediction row of the default (transformed) output.
 fn output_width(model: &Model) -> usize {
-    let n = model.num_features();
-    let row = vec![f32::NAN; n];
-    FeatureMatrix::row_major(&row, 1, n)
-        .and_then(|x| {
-            model.predict(
-                &x,
-                &PredictOptions {
-                    n_threads: Some(1),
-                    ..PredictOptions::default()
-                },
-            )
-        })
-        .map(|p| p.width())
+    model
+        .output_width(&PredictOptions::default())
         .unwrap_or_else(|_| model.forest().num_outputs())
 }
 

@@ -2,17 +2,19 @@
 //!
 //! `quercus compile model.json -o model.qpack` (or [`Model::save_compiled`])
 //! writes the packed layouts the fast kernels walk, plus the model's metadata.
-//! [`Model::load`] recognises the file by its first bytes and, by default,
-//! memory-maps it ([`Mapping::Mmap`]): the arrays are used in place, after a
-//! checksum over the whole file and a bounds check of every packed tree. A
-//! corrupted file is an error, never a wrong answer or a crash.
+//! [`Model::load`] recognises the file by its first bytes and reads it into
+//! memory once; loading is then a checksum over the whole file and a bounds
+//! check of every packed tree. A corrupted or hostile file is an error, never
+//! a wrong answer or a crash, and the file may change or vanish afterwards.
 //!
-//! **The memory-map caveat.** A mapped file must not change while a model uses
-//! it: if another process truncates or rewrites it in place, reads of the
-//! mapped pages see the new bytes (or fault) after the checks have passed.
+//! **Memory-mapping is an opt-in, and `unsafe`.**
+//! [`Model::load_compiled_mmap`] uses the file's pages in place (no copy,
+//! pages shared between processes), but the checks run once, at load: if
+//! another process truncates or rewrites the file in place while the model
+//! lives, reads see the new bytes (or fault). That cannot be made safe from
+//! inside the process, so the caller promises it, as with `memmap2` itself.
 //! Write new versions under a new name and rename them over the old one (a
-//! rename leaves the mapped old file intact), as `quercus compile` does; or
-//! load with [`Mapping::Copy`], which reads the file into memory once.
+//! rename leaves the mapped old file intact), as `quercus compile` does.
 //!
 //! The compiled form records the arithmetic chosen when it was compiled
 //! (`legacy_summation`); load options do not change it afterwards.
@@ -44,22 +46,12 @@ use serde_json::{Value, json};
 
 use crate::{Error, Kind, Model, Result};
 
-/// How [`Model::load_compiled`] brings a compiled file into memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Mapping {
-    /// Memory-map the file (fastest; see the module docs for the caveat).
-    #[default]
-    Mmap,
-    /// Read the file into memory (the file may change afterwards).
-    Copy,
-}
-
 /// A read-only memory map of a compiled file.
 struct MappedFile(memmap2::Mmap);
 
 // SAFETY: a read-only private mapping keeps its address for its lifetime; its
 // contents stay the same as long as no one modifies the file while it is
-// mapped — the documented caveat of `Mapping::Mmap`.
+// mapped, which the caller of the `unsafe` `Model::load_compiled_mmap` promises.
 unsafe impl StableBytes for MappedFile {
     fn bytes(&self) -> &[u8] {
         &self.0
@@ -92,30 +84,43 @@ impl Model {
         crate::io::write_atomic(path, &bytes)
     }
 
-    /// Loads a compiled file (see [`crate::qpack`]).
-    pub fn load_compiled(path: impl AsRef<Path>, mapping: Mapping) -> Result<Model> {
+    /// Loads a compiled file (see [`crate::qpack`]), read into memory once:
+    /// the file may change or be removed afterwards.
+    pub fn load_compiled(path: impl AsRef<Path>) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = quercus_xgboost::read_file(path, u64::MAX)?;
+        Model::from_compiled(
+            Arc::new(AlignedBytes::copy_from(&bytes)),
+            crate::metadata::Origin::Path(path.to_path_buf()),
+        )
+        .map_err(|e| e.with_path(path))
+    }
+
+    /// Loads a compiled file by memory-mapping it: no copy, the pages shared
+    /// with other processes that map it.
+    ///
+    /// # Safety
+    ///
+    /// The file must not be modified or truncated, by this or any other
+    /// process, while the returned model or any clone of it is alive. Its
+    /// bytes are checked once, here; a later change in place makes reads of
+    /// the mapping undefined behaviour (wrong answers, SIGBUS). Replacing the
+    /// file by renaming another over it is fine.
+    pub unsafe fn load_compiled_mmap(path: impl AsRef<Path>) -> Result<Model> {
         let path = path.as_ref();
         let file = std::fs::File::open(path).map_err(|e| Error::io(e).with_path(path))?;
-        let owner: Arc<dyn StableBytes> = match mapping {
-            Mapping::Mmap => {
-                // SAFETY: mapping a file is sound as long as it is not modified
-                // while mapped; that is the documented caveat of `Mapping::Mmap`
-                // (the checks below run on the mapped bytes once).
-                let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
-                    .map_err(|e| Error::io(e).with_path(path))?;
-                Arc::new(MappedFile(map))
-            }
-            Mapping::Copy => {
-                let bytes = std::fs::read(path).map_err(|e| Error::io(e).with_path(path))?;
-                Arc::new(AlignedBytes::copy_from(&bytes))
-            }
-        };
+        // SAFETY: the caller promises the file is not modified while mapped
+        // (this function's contract); the checks below run on the mapped
+        // bytes once.
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+            .map_err(|e| Error::io(e).with_path(path))?;
+        let owner: Arc<dyn StableBytes> = Arc::new(MappedFile(map));
         Model::from_compiled(owner, crate::metadata::Origin::Path(path.to_path_buf()))
             .map_err(|e| e.with_path(path))
     }
 
     /// Opens compiled bytes held by `owner`.
-    fn from_compiled(
+    pub(crate) fn from_compiled(
         owner: Arc<dyn StableBytes>,
         origin: crate::metadata::Origin,
     ) -> Result<Model> {

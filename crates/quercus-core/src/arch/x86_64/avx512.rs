@@ -85,7 +85,7 @@ pub(crate) unsafe fn group(
 ) {
     assert!(acc.len() >= k * g && k <= LANES);
     assert!(p.all_fast(trees.clone()));
-    assert!(xk.len() >= 2 * p.num_features * LANES);
+    assert!(xk.len() >= 2 * p.num_features.max(1) * LANES);
     let meta = &p.trees[trees.clone()];
     let values = |t: &PackedTree| -> __m512 {
         if t.implicit.is_some() {
