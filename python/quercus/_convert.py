@@ -69,7 +69,14 @@ def _object_to_f32(values: np.ndarray, what: str) -> np.ndarray:
                 f"{' at ' + where if where else ''}; Quercus needs numbers "
                 "(NaN or None for missing)"
             )
-        out[idx] = v
+        try:
+            out[idx] = v
+        except (OverflowError, ValueError, TypeError) as e:
+            where = ", ".join(f"{n} {i}" for n, i in zip(("row", "column"), idx))
+            raise InputError(
+                f"{what} holds {_fmt_value(v)}{' at ' + where if where else ''}, "
+                f"which is not a float32 value ({e})"
+            ) from None
     return out
 
 
@@ -171,10 +178,25 @@ def _names(names: Sequence[str]) -> str:
     return f"[{shown}{more}]"
 
 
-def _check_categorical(name: str, j: int, is_cat: bool, feature_types: Sequence[str], validate: bool) -> None:
-    if validate and is_cat and feature_types and feature_types[j] != "categorical":
-        raise InputError(
-            f"column {name!r} is categorical but the model's feature {name!r} is numeric"
+def _check_categorical(name: str, j: int, is_cat: bool, model: Any) -> None:
+    """A categorical column (pandas ``category``, Arrow dictionary) feeds only
+    a categorical feature: its integer codes are not values, and predicting
+    them as numbers would be silently wrong (XGBoost refuses it too). Checked
+    whether or not ``validate_features`` is on."""
+    if not is_cat:
+        return
+    types = model.feature_types or []
+    if types:
+        if types[j] != "categorical":
+            raise InputTypeError(
+                f"column {name!r} is categorical (its values would be read as category codes) "
+                f"but the model's feature {j} is numeric; convert it to numbers "
+                "(e.g. df[col].astype(float)) or pass the model's categorical features"
+            )
+    elif not model.has_categorical_splits:
+        raise InputTypeError(
+            f"column {name!r} is categorical (its values would be read as category codes) "
+            "but the model has no categorical features; convert it to numbers first"
         )
 
 
@@ -208,13 +230,12 @@ def from_pandas(df: Any, model: Any, validate: bool) -> np.ndarray:
     pd = _module("pandas")
     names = [str(c) for c in df.columns]
     order = _match_columns(names, model.feature_names or [], model.num_features, validate, "the DataFrame")
-    types = model.feature_types or []
     trained = model.categories or []
     out = np.empty((len(df), len(order)), dtype=np.float32, order="F")
     for j, i in enumerate(order):
         col = df.iloc[:, i]
         is_cat = isinstance(col.dtype, pd.CategoricalDtype)
-        _check_categorical(names[i], j, is_cat, types, validate)
+        _check_categorical(names[i], j, is_cat, model)
         if is_cat and j < len(trained) and trained[j]:
             codes = np.asarray(col.cat.codes)
             out[:, j] = _recode(codes, list(col.cat.categories), trained[j], names[i])
@@ -263,13 +284,12 @@ def from_arrow(obj: Any, model: Any, validate: bool) -> np.ndarray:
         obj = pa.table(obj) if hasattr(obj, "__arrow_c_stream__") else pa.record_batch(obj)
     names = [str(n) for n in obj.schema.names]
     order = _match_columns(names, model.feature_names or [], model.num_features, validate, "the Arrow table")
-    types = model.feature_types or []
     out = np.empty((obj.num_rows, len(order)), dtype=np.float32, order="F")
     trained = model.categories or []
     for j, i in enumerate(order):
         column = obj.column(i)
         values, is_cat = _arrow_column_f32(column, names[i])
-        _check_categorical(names[i], j, is_cat, types, validate)
+        _check_categorical(names[i], j, is_cat, model)
         if is_cat and j < len(trained) and trained[j]:
             if isinstance(column, pa.ChunkedArray):
                 column = column.unify_dictionaries().combine_chunks()
@@ -295,15 +315,15 @@ def prepare(x: Any, model: Any, validate_features: bool) -> Prepared:
     """Classifies and converts X: ``("dense", array)`` or ``("csr", (indptr, indices, data, n_cols))``."""
     if isinstance(x, np.ndarray):
         return "dense", dense_f32(x)
+    pd = _module("pandas")
+    if pd is not None and isinstance(x, pd.Series):
+        raise InputError("X is a pandas Series; pass a DataFrame (df[[...]] or series.to_frame().T)")
     if _is_pandas_frame(x):
         return "dense", from_pandas(x, model, validate_features)
     if _is_sparse(x):
         return "csr", from_sparse(x)
     if _is_arrow(x):
         return "dense", from_arrow(x, model, validate_features)
-    pd = _module("pandas")
-    if pd is not None and isinstance(x, pd.Series):
-        raise InputError("X is a pandas Series; pass a DataFrame (df[[...]] or series.to_frame().T)")
     if isinstance(x, (str, bytes, dict)) or x is None:
         raise InputTypeError(f"X must be an array, DataFrame, Arrow table or sparse matrix, not {type(x).__name__}")
     try:
@@ -380,16 +400,29 @@ def iteration_range(r: Optional[Sequence[int]]) -> Optional[Tuple[int, int]]:
         raise OptionError(f"iteration_range must be a pair of integers (begin, end), got {r!r}") from None
     if begin < 0 or end < 0:
         raise OptionError(f"iteration_range must not be negative, got {tuple(r)!r}")
+    if max(begin, end) > 2**32:
+        raise OptionError(f"iteration_range {tuple(r)!r} is past any model's rounds")
     if (begin, end) == (0, 0):
         return None
     return begin, end
 
 
+#: The most threads a call may ask for.
+MAX_THREADS = 1024
+
+
 def n_threads(n: Optional[int]) -> Optional[int]:
     """``None``, 0 or a negative number mean "all cores" (as XGBoost's ``nthread``)."""
+    from .errors import OptionError
+
     if n is None:
         return None
-    n = int(n)
+    try:
+        n = int(n)
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(f"n_threads must be an integer, got {n!r}") from None
+    if n > MAX_THREADS:
+        raise OptionError(f"n_threads={n} is more than the {MAX_THREADS} threads a call may use")
     return n if n > 0 else None
 
 
@@ -398,10 +431,27 @@ def kernel(k: Any) -> Optional[str]:
     if k is None:
         return None
     if not isinstance(k, str):
-        raise TypeError(f"kernel must be a kernel name such as 'interleaved', not {type(k).__name__}")
+        from .errors import OptionTypeError
+
+        raise OptionTypeError(f"kernel must be a kernel name such as 'interleaved', not {type(k).__name__}")
     return k
 
 
 def missing_value(m: Any) -> float:
-    m = float(m)
+    """``missing`` as a float (like ``xgboost.DMatrix``'s)."""
+    from .errors import OptionError
+
+    try:
+        m = float(m)
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(f"missing must be a number, got {_fmt_value(m)}") from None
     return m if not math.isnan(m) else float("nan")
+
+
+def byte_limit(n: Any) -> int:
+    """``max_model_bytes``: a positive integer number of bytes."""
+    from .errors import OptionError
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise OptionError(f"max_model_bytes must be a positive integer, got {_fmt_value(n)}")
+    return min(int(n), 2**64 - 1)

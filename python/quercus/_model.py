@@ -295,6 +295,11 @@ class Model:
         return self._native.feature_names or None
 
     @property
+    def has_categorical_splits(self) -> bool:
+        """Whether any tree splits on a categorical feature."""
+        return self._native.has_categorical_splits
+
+    @property
     def feature_types(self) -> Optional[List[str]]:
         """``"numeric"`` or ``"categorical"`` for each feature, or ``None``
         when the model does not store feature types."""
@@ -387,7 +392,18 @@ def _unpickle(data: bytes, missing: float, path: Optional[str]) -> Model:
     return Model(_native.Model.from_bytes(data, missing=missing), path)
 
 
-def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = False) -> Model:
+#: The largest model file :func:`load` reads unless told otherwise (1 GiB).
+DEFAULT_MAX_MODEL_BYTES = 1 << 30
+
+
+def load(
+    path: PathLike,
+    *,
+    missing: float = math.nan,
+    legacy_summation: bool = False,
+    mmap: bool = False,
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+) -> Model:
     """Loads a model file, a BigQuery ML export directory, or a registry version.
 
     The format is detected from the bytes, not the name: XGBoost JSON
@@ -411,6 +427,19 @@ def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = 
         (its summation order, sigmoid and base score handling) instead of what
         current XGBoost computes when it loads it. The two differ in the last
         bits for files written by XGBoost < 1.3 (e.g. BigQuery ML's 0.82).
+    mmap
+        For a compiled ``.qpack`` file only: memory-map it instead of reading
+        it into memory (no copy; the pages are shared with every process
+        that maps the same file). **The file must then not be changed in
+        place while the model is alive**: its bytes are checked once, at
+        load, and a later in-place write or truncation is undefined
+        behaviour (wrong predictions or a crash with SIGBUS), as with
+        ``numpy.memmap``. Replace such files by renaming a new one over them,
+        as ``quercus compile`` does. By default (``False``) every file is
+        read into memory once and may change afterwards.
+    max_model_bytes
+        The largest file (or FIFO stream) read; a larger one is a
+        :class:`ModelReadError` before it is read. Default 1 GiB.
 
     Raises
     ------
@@ -425,7 +454,16 @@ def load(path: PathLike, *, missing: float = math.nan, legacy_summation: bool = 
         does not match the hash recorded at upload.
     """
     p = os.fspath(path)
-    native = _native.Model.load(p, missing=_convert.missing_value(missing), legacy_summation=bool(legacy_summation))
+    if not isinstance(p, str):
+        raise OptionError(f"path must be a str or os.PathLike of str, not {type(p).__name__}")
+    limit = _convert.byte_limit(max_model_bytes)
+    native = _native.Model.load(
+        p,
+        missing=_convert.missing_value(missing),
+        legacy_summation=bool(legacy_summation),
+        mmap=bool(mmap),
+        max_bytes=limit,
+    )
     return Model(native, p)
 
 

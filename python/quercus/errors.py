@@ -11,6 +11,7 @@ exception Python code already expects for that situation, so
     ├── InputError(QuercusError, ValueError)           X has the wrong shape, columns or values
     │   └── InputTypeError(InputError, TypeError)      X has a type or dtype that is not numeric
     ├── OptionError(QuercusError, ValueError)          a predict option does not fit the model
+    │   └── OptionTypeError(OptionError, TypeError)    an option of the wrong type
     ├── RegistryError(QuercusError, ValueError)        a registry operation cannot be done
     └── IntegrityError(QuercusError, ValueError)       a registry artifact does not match its hash
 
@@ -32,6 +33,7 @@ __all__ = [
     "InputError",
     "InputTypeError",
     "OptionError",
+    "OptionTypeError",
     "RegistryError",
     "IntegrityError",
 ]
@@ -79,6 +81,10 @@ class InputTypeError(InputError, TypeError):
 class OptionError(QuercusError, ValueError):
     """A prediction option does not fit the model (an iteration range past the
     last round, leaf indices of a linear model, ...)."""
+
+
+class OptionTypeError(OptionError, TypeError):
+    """An option of the wrong type (a kernel name that is not a string, ...)."""
 
 
 class RegistryError(QuercusError, ValueError):

@@ -68,6 +68,18 @@ pub enum ErrorKind {
     /// Reading a file or stream failed.
     #[error("I/O error: {0}")]
     Io(#[source] std::io::Error),
+    /// A model file (or stream) is larger than the limit it is read with
+    /// (`LoadOptions::max_bytes`); nothing past the limit was read.
+    #[error(
+        "the model is larger than the {limit}-byte limit ({size} bytes or more); raise the \
+         limit (LoadOptions::max_bytes, --max-model-bytes, max_model_bytes=) to load it"
+    )]
+    TooLarge {
+        /// The file's size, or the bytes read before the limit was passed.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
     /// The bytes are not in any model format Quercus recognises.
     #[error("unrecognised model format: {0}")]
     UnknownFormat(String),

@@ -46,6 +46,7 @@ impl<T> ToPyResult<T> for quercus::Result<T> {
 pub fn class_and_kind(kind: &ErrorKind) -> (&'static str, &'static str) {
     match kind {
         ErrorKind::Io(_) => ("ModelReadError", "io"),
+        ErrorKind::TooLarge { .. } => ("ModelReadError", "too_large"),
         ErrorKind::UnknownFormat(_) => ("ModelFormatError", "unknown_format"),
         ErrorKind::Format(_) => ("ModelFormatError", "format"),
         ErrorKind::InvalidModel(_) => ("ModelFormatError", "invalid_model"),

@@ -100,13 +100,36 @@ fn contiguous<'a, T: numpy::Element>(
 impl PyModel {
     /// Loads a model file (XGBoost JSON, UBJSON or legacy binary).
     #[staticmethod]
-    #[pyo3(signature = (path, *, missing = f32::NAN, legacy_summation = false))]
-    fn load(py: Python<'_>, path: PathBuf, missing: f32, legacy_summation: bool) -> PyResult<Self> {
-        let opts = LoadOptions::legacy_summation(legacy_summation);
+    #[pyo3(signature = (path, *, missing = f32::NAN, legacy_summation = false, mmap = false, max_bytes = quercus::DEFAULT_MAX_BYTES))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        missing: f32,
+        legacy_summation: bool,
+        mmap: bool,
+        max_bytes: u64,
+    ) -> PyResult<Self> {
+        let opts = LoadOptions::legacy_summation(legacy_summation).with_max_bytes(max_bytes);
         let inner = py
-            .detach(|| quercus::Model::load_with(&path, &opts))
+            .detach(|| {
+                if mmap {
+                    // SAFETY: `quercus.load(..., mmap=True)` documents the
+                    // contract — the file is not changed in place while the
+                    // model lives — and the Python caller takes it on, as
+                    // numpy.memmap's users do.
+                    unsafe { quercus::Model::load_compiled_mmap(&path) }
+                } else {
+                    quercus::Model::load_with(&path, &opts)
+                }
+            })
             .or_raise(py)?;
         Ok(PyModel { inner, missing })
+    }
+
+    /// Whether any tree splits on a categorical feature.
+    #[getter]
+    fn has_categorical_splits(&self) -> bool {
+        self.inner.summary().categorical_splits
     }
 
     /// Loads a model from the bytes of a model file.

@@ -264,11 +264,12 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
         let what = if kind.is_dir() {
             "a directory"
         } else {
-            "not a regular file (a device or socket)"
+            "something that is not a regular file (a device or socket)"
         };
-        return Err(fail(Error::input(format!(
-            "cannot read a model from {what}"
-        ))));
+        return Err(fail(io_error(
+            std::io::ErrorKind::InvalidInput,
+            format!("cannot read a model from {what}"),
+        )));
     }
     if kind.is_file() && meta.len() > max_bytes {
         return Err(fail(too_large(meta.len(), max_bytes)));
@@ -278,10 +279,13 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     let mut limited = file.take(max_bytes.saturating_add(1));
     read_to_end_waiting(&mut limited, &mut bytes, fifo).map_err(|e| fail(Error::io(e)))?;
     if fifo && bytes.is_empty() {
-        return Err(fail(Error::input(format!(
-            "a FIFO that gave no bytes within {} s (no writer?)",
-            FIFO_WRITER_WAIT.as_secs()
-        ))));
+        return Err(fail(io_error(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "a FIFO that gave no bytes within {} s (no writer?)",
+                FIFO_WRITER_WAIT.as_secs()
+            ),
+        )));
     }
     if bytes.len() as u64 > max_bytes {
         return Err(fail(too_large(bytes.len() as u64, max_bytes)));
@@ -289,11 +293,12 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn too_large(len: u64, max: u64) -> Error {
-    Error::input(format!(
-        "the model is larger than the {max}-byte limit ({len} bytes or more); raise the \
-         limit (LoadOptions::max_bytes, --max-model-bytes, max_model_bytes=) to load it"
-    ))
+fn too_large(size: u64, limit: u64) -> Error {
+    Error::new(quercus_core::ErrorKind::TooLarge { size, limit })
+}
+
+fn io_error(kind: std::io::ErrorKind, msg: String) -> Error {
+    Error::io(std::io::Error::new(kind, msg))
 }
 
 #[cfg(unix)]
