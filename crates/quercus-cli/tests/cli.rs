@@ -92,12 +92,16 @@ fn bad_inputs_fail_with_one_line_naming_row_and_column() {
     expect_failure(
         "bad_cell.csv",
         "tenure_months,monthly_charges,support_calls,contract_years\n1,2,3,4\n5,abc,7,8\n",
-        &["row 1", "column 1", "`abc` is not a number"],
+        &[
+            "bad_cell.csv",
+            "line 3, column `monthly_charges`",
+            "`abc` is not a number",
+        ],
     );
     expect_failure(
         "ragged.jsonl",
         "[1,2,3,4]\n[1,2]\n",
-        &["row 1", "2 values", "4 features"],
+        &["ragged.jsonl", "line 2", "2 values", "4 features"],
     );
     expect_failure(
         "missing_col.csv",
@@ -107,7 +111,127 @@ fn bad_inputs_fail_with_one_line_naming_row_and_column() {
     expect_failure(
         "unknown.jsonl",
         "{\"tenure\": 3}\n",
-        &["row 0", "`tenure` is not a feature"],
+        &["line 1", "`tenure` is not a feature"],
+    );
+}
+
+const HEADER: &str = "tenure_months,monthly_charges,support_calls,contract_years";
+
+/// Predicts `input` (written with `content`) with MODEL into a CSV and
+/// returns the predictions.
+fn predict_ok(input_name: &str, content: impl AsRef<[u8]>) -> String {
+    let input = tmp(input_name);
+    std::fs::write(&input, content).unwrap();
+    let out = tmp(&format!("{input_name}.out.csv"));
+    let r = quercus(&[
+        "predict",
+        MODEL,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    std::fs::read_to_string(&out).unwrap()
+}
+
+/// The first `n` rows of models/example/input.csv (header included) and
+/// their expected predictions.
+fn example_rows(n: usize) -> (String, String) {
+    let input = std::fs::read_to_string(repo().join("models/example/input.csv")).unwrap();
+    let want = std::fs::read_to_string(repo().join("models/example/expected.csv")).unwrap();
+    let take = |t: &str| t.lines().take(n + 1).map(|l| format!("{l}\n")).collect();
+    (take(&input), take(&want))
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    // Excel's "CSV UTF-8" and Notepad write one; it used to make the first
+    // column's name unknown.
+    let (csv, want) = example_rows(3);
+    assert_eq!(predict_ok("bom.csv", format!("\u{feff}{csv}")), want);
+    let jsonl: String = csv
+        .lines()
+        .skip(1)
+        .map(|l| format!("[{}]\n", l.replace(",,", ",null,")))
+        .collect();
+    assert_eq!(predict_ok("bom.jsonl", format!("\u{feff}{jsonl}")), want);
+}
+
+#[test]
+fn quoted_csv_fields_may_hold_commas_and_line_breaks() {
+    let (csv, want) = example_rows(2);
+    // Every field quoted, one spanning two lines (blanks and a line break:
+    // missing), the header's too.
+    let mut rows = csv.lines().skip(1);
+    let quoted = |l: &str| {
+        l.split(',')
+            .map(|f| format!("\"{f}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let text = format!(
+        "{}\n{}\n{}\n",
+        quoted(HEADER),
+        quoted(rows.next().unwrap()),
+        quoted(rows.next().unwrap())
+    );
+    assert_eq!(predict_ok("quoted.csv", text), want);
+    // A value holding a comma and a line break is one field: the error is
+    // about that value, not a ragged row, and names its line.
+    expect_failure(
+        "quoted_value.csv",
+        format!("{HEADER}\n1,2,3,4\n\"5,\n6\",2,3,4\n"),
+        &["line 3, column `tenure_months`", "`5,\\n6` is not a number"],
+    );
+    // Lines after a record spanning lines are counted as lines of the file.
+    expect_failure(
+        "quoted_lines.csv",
+        format!("{HEADER}\n\"1\n\",2,3,4\n1,2,x,4\n"),
+        &["line 4, column `support_calls`", "`x` is not a number"],
+    );
+    // A header name holding a comma is one name (and not a feature here).
+    expect_failure(
+        "quoted_header.csv",
+        "\"tenure,\nmonths\",monthly_charges,support_calls,contract_years\n1,2,3,4\n",
+        &["line 1: column `tenure,\\nmonths` is not a feature"],
+    );
+}
+
+#[test]
+fn input_that_is_not_utf8_names_the_line_and_column() {
+    let mut csv = format!("{HEADER}\n1,2,3,4\n5,6,").into_bytes();
+    csv.extend_from_slice(b"\xFF7,8\n");
+    expect_failure(
+        "latin.csv",
+        csv,
+        &[
+            "latin.csv",
+            "line 3, column `support_calls`",
+            "invalid UTF-8 (byte 0xFF)",
+        ],
+    );
+    let mut jsonl = b"[1,2,3,4]\n{\"tenure_months\": 1, \"".to_vec();
+    jsonl.extend_from_slice(b"caf\xE9\": 2}\n");
+    expect_failure(
+        "latin.jsonl",
+        jsonl,
+        &[
+            "latin.jsonl",
+            "line 2, column 26",
+            "invalid UTF-8 (byte 0xE9)",
+        ],
+    );
+}
+
+#[test]
+fn a_jsonl_key_given_twice_is_an_error() {
+    // serde_json's map keeps the last value: 1 was silently dropped.
+    expect_failure(
+        "dup.jsonl",
+        "{\"tenure_months\": 1, \"monthly_charges\": 2}\n\
+         {\"tenure_months\": 1, \"monthly_charges\": 2, \"tenure_months\": 3}\n",
+        &["dup.jsonl", "line 2", "duplicate key `tenure_months`"],
     );
 }
 
