@@ -208,7 +208,7 @@ pub(crate) struct PredictArgs {
     pub(crate) input: PathBuf,
 
     /// Where to write the predictions: .npy, .csv or .jsonl, chosen by the extension
-    /// (.jsonl or .json for a BigQuery ML export)
+    /// (.jsonl or .json for a BigQuery ML export). Must not be the input file
     #[arg(short, long, value_name = "OUT", value_hint = ValueHint::FilePath)]
     pub(crate) output: PathBuf,
 

@@ -265,6 +265,7 @@ fn brief_categories(c: &Categories) -> String {
 
 fn predict(args: PredictArgs) -> Result<()> {
     let (input, output) = (&args.input, &args.output);
+    refuse_overwriting_input(input, output)?;
     let model = args.model.load()?;
     if model.bqml().is_some() {
         return predict_bqml(&args, &model, input, output);
@@ -303,6 +304,37 @@ fn predict(args: PredictArgs) -> Result<()> {
     let preds = model.predict(&x, &opts)?;
     write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;
     Ok(())
+}
+
+/// Refuses `--output` naming the `--input` file (through any spelling of
+/// its path, a symbolic link or, on Unix, a hard link) before anything is
+/// read or written: the prediction would replace the rows it came from.
+fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()> {
+    if same_file(input, output) {
+        bail!(
+            "--output {} is the input file {}: refusing to overwrite the input",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// True when `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ca), Ok(cb)) = (std::fs::canonicalize(a), std::fs::canonicalize(b))
+        && ca == cb
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
 }
 
 /// The options of `predict` on a BigQuery ML export.

@@ -235,6 +235,82 @@ fn a_jsonl_key_given_twice_is_an_error() {
     );
 }
 
+/// `predict --output` naming the input is refused, whatever the spelling,
+/// and the input is left as it was.
+#[test]
+fn predict_refuses_to_overwrite_its_input() {
+    let (csv, _) = example_rows(2);
+    let dir = tmp("same");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("rows.csv");
+    std::fs::write(&input, &csv).unwrap();
+    let run = |output: &str| {
+        Command::new(env!("CARGO_BIN_EXE_quercus"))
+            .args(["predict", &repo().join(MODEL).display().to_string()])
+            .args(["--input", "rows.csv", "--output", output])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("rows.csv", dir.join("link.csv")).unwrap();
+        std::fs::hard_link(&input, dir.join("hard.csv")).unwrap();
+    }
+    let abs = input.display().to_string();
+    let mut spellings = vec!["rows.csv", "./rows.csv", "../same/rows.csv", abs.as_str()];
+    if cfg!(unix) {
+        spellings.extend(["link.csv", "hard.csv"]);
+    }
+    for output in spellings {
+        let r = run(output);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{output}: {err}");
+        assert_eq!(err.lines().count(), 1, "{output}: {err}");
+        assert!(err.contains("is the input file"), "{output}: {err}");
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), csv, "{output}");
+    }
+    // Another file is fine.
+    let r = run("p.csv");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+#[test]
+fn wrong_width_npy_is_rejected() {
+    let input = tmp("wide.npy");
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 5), }".to_string();
+    header.push_str(&" ".repeat(64 - (10 + header.len() + 1) % 64));
+    header.push('\n');
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 20]);
+    std::fs::write(&input, bytes).unwrap();
+    let out = tmp("wide.out.npy");
+    let r = quercus(&[
+        "predict",
+        MODEL,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("expects 4 features"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(quercus(&["predict", MODEL]).status.code(), Some(2));
+    assert_eq!(quercus(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        quercus(&["predict", MODEL, "--threads", "0"]).status.code(),
+        Some(2)
+    );
+}
+
 // ---- BigQuery ML export directories -------------------------------------------
 
 const EXPORT: &str = "models/bqml/synthetic_churn_classifier";
