@@ -1,21 +1,63 @@
 //! `quercus compile` and `quercus bench`.
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use quercus::{FeatureMatrix, Model, PredictOptions};
+use clap::{Args, ValueHint};
+use quercus::{FeatureMatrix, Kernel, Model, PredictOptions};
 use serde_json::json;
 
-use crate::Args;
+use crate::cli::{ModelArgs, kernel_parser, parse_positive};
+
+/// `quercus compile`.
+#[derive(Args)]
+pub(crate) struct CompileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// The .qpack file to write
+    #[arg(short, long, value_name = "OUT.qpack", value_hint = ValueHint::FilePath)]
+    output: PathBuf,
+}
+
+/// `quercus bench`.
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// Rows to predict (.npy, .csv or .jsonl, as for `predict`) [default: rows drawn
+    /// around the model's split thresholds]
+    #[arg(short, long, value_name = "X", value_hint = ValueHint::FilePath)]
+    input: Option<PathBuf>,
+
+    /// Rows per batch
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = parse_positive)]
+    batch: usize,
+
+    /// Threads to use for batches [default: all cores]
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
+    threads: Option<usize>,
+
+    /// The prediction kernel
+    #[arg(long, value_name = "K", default_value = "auto", ignore_case = true, value_parser = kernel_parser())]
+    kernel: Kernel,
+
+    /// Batch runs to time (the median is reported)
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = parse_positive)]
+    runs: usize,
+
+    /// Print one JSON object
+    #[arg(long)]
+    json: bool,
+}
 
 /// `quercus compile MODEL -o OUT.qpack`.
-pub(crate) fn compile(args: Args) -> Result<()> {
-    let model = args.load()?;
-    let out = args
-        .output
-        .as_ref()
-        .ok_or_else(|| crate::usage("compile needs --output OUT.qpack"))?;
+pub(crate) fn compile(args: CompileArgs) -> Result<()> {
+    let model = args.model.load()?;
+    let out = &args.output;
     let t = Instant::now();
     model.save_compiled(out)?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
@@ -30,20 +72,16 @@ pub(crate) fn compile(args: Args) -> Result<()> {
 
 /// `quercus bench MODEL [--input X] [--batch N] [--threads N] [--runs R] [--json]`:
 /// rows/s for batches of N rows and the latency of one-row calls.
-pub(crate) fn bench(args: Args) -> Result<()> {
-    let path = args
-        .model
-        .clone()
-        .ok_or_else(|| crate::usage("MODEL is required"))?;
+pub(crate) fn bench(args: BenchArgs) -> Result<()> {
+    let path = args.model.model.clone();
     let t = Instant::now();
-    let model = args.load()?;
+    let model = args.model.load()?;
     let load_s = t.elapsed().as_secs_f64();
     if model.bqml().is_some() {
         bail!("bench measures numeric prediction; for a BigQuery ML export bench its model.bst");
     }
     let cols = model.num_features();
-    let batch = args.batch.unwrap_or(100_000);
-    let runs = args.runs.unwrap_or(5);
+    let (batch, runs) = (args.batch, args.runs);
     let data: Vec<f32> = match &args.input {
         Some(p) => {
             let columns = quercus::io::Columns {

@@ -1,117 +1,63 @@
 //! The `quercus` command.
 
 mod bench;
+mod cli;
 mod registry;
 mod vertex;
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
 use quercus::io::{Columns, read_input, read_instances, write_output, write_predictions};
 use quercus::{
-    BqmlModel, BqmlOptions, Categories, FeatureMatrix, Kernel, LoadOptions, Model, OutputFormat,
-    PredictOptions,
+    BqmlModel, BqmlOptions, Categories, FeatureMatrix, Model, OutputFormat, PredictOptions,
 };
 
-const USAGE: &str = "\
-quercus: exact, fast, in-process predictions for XGBoost and BigQuery ML tree models
+use cli::{BenchInstancesArgs, Cli, Cmd, InspectArgs, PredictArgs};
 
-USAGE:
-    quercus inspect MODEL [--json | --vertex] [--legacy-summation]
-    quercus predict MODEL --input IN --output OUT [OPTIONS]
-    quercus compile MODEL --output OUT.qpack [--legacy-summation]
-    quercus bench MODEL [--input X] [--batch N] [--threads N] [--kernel K] [--runs R] [--json]
-    quercus vertex upload-request MODEL -o DIR [--display-name N] [--model-id ID |
-                   --parent-model NAME] [--artifact-uri gs://...] [--image-uri URI]
-                   [--schemata-uri DIR] [--labels k=v,...] [--aliases a,b]
-                   [--description D] [--version-description D]
-    quercus registry upload MODEL --model-id ID [--display-name N] [--labels k=v,...]
-                   [--aliases a,b] [--description D] [--version-description D]
-    quercus registry list [ID] [--json]
-    quercus registry describe ID[@VERSION|@ALIAS]
-    quercus registry delete ID@VERSION [--force]
-    quercus registry merge-aliases ID@VERSION ALIAS... -ALIAS...
-    quercus registry verify ID[@VERSION|@ALIAS]
-
-MODEL is an XGBoost model file in any format (JSON, UBJSON, legacy binary);
-the format is detected from the bytes, or a compiled .qpack (`compile`:
-loads by memory-mapping; the file must not change while loaded). It can also
-be a BigQuery ML EXPORT
-MODEL directory (model.bst + assets/): `predict` then reads raw instances,
-.jsonl (one JSON object keyed by column name per line) or .json (a Vertex AI
-request {\"instances\": [...]}), and writes what Google's exported predictor
-returns, .jsonl (one prediction per line) or .json ({\"predictions\": [...]}).
-
-MODEL can also be a version in the local registry: registry://ID,
-registry://ID@VERSION or registry://ID@ALIAS (its content hash is checked).
-
-VERTEX AI:
-    inspect --vertex         print the model as a Vertex AI Model resource (JSON)
-    vertex upload-request    write DIR/upload-request.json, the body of a
-                             models:upload call, and the OpenAPI schemata
-                             DIR/instance.yaml and DIR/prediction.yaml
-
-REGISTRY (root: --registry DIR, else $QUERCUS_REGISTRY, else ~/.quercus/registry):
-    upload                   copy the model in as the next version of ID (the
-                             first version gets the alias `default`)
-    list                     every model (its default version), or ID's versions
-    describe                 that version's Model resource (Vertex REST JSON)
-    delete                   delete a version (`default` moves to the newest
-                             remaining one; --force to delete one with aliases)
-    merge-aliases            add ALIAS, remove -ALIAS (an alias moves from the
-                             version that has it; `default` cannot be removed)
-    verify                   re-hash the version's files
-
-PREDICT OPTIONS:
-    --input IN               .npy (2-D float32/float64), .csv (header row of
-                             feature names; an empty field is missing) or .jsonl
-                             (one array of numbers, or one object keyed by
-                             feature name, per line)
-    --output OUT             .npy, .csv or .jsonl, chosen by extension
-    --margin                 output raw margins (no objective transform)
-    --leaf                   output the leaf index reached in each tree
-    --missing V              treat V as missing, in addition to NaN
-    --iteration-range A:B    use boosting rounds A..B only (B = 0: to the end)
-    --threads N              threads to use (default: all cores for big inputs)
-    --kernel K               auto (default), reference, interleaved or avx512;
-                             all give identical results (also for bench)
-    --legacy-summation       reproduce the writing XGBoost version's arithmetic
-                             exactly (summation order, base score, sigmoid)
-    --bigquery-format        (BigQuery ML exports) write BigQuery ML.PREDICT's
-                             shape: predicted_<label> and, for classifiers,
-                             predicted_<label>_probs: [{label, prob}, ...]
-
-BENCH: rows/s predicting batches of N rows (default 100000; --input rows, or
-rows drawn around the model's thresholds), median of R runs (default 5), and
-the median and p99 latency of one-row calls on the calling thread.
-
-    -h, --help               show this help
-    -V, --version            show the version
-";
-
-/// A usage error: printed with the usage line, exit code 2.
+/// A usage error found after parsing (an option that does not fit the
+/// model, for example): reported like clap's own, with the usage of
+/// `command` (a path such as `predict` or `registry merge-aliases`), exit 2.
 #[derive(Debug)]
-struct Usage(String);
+pub(crate) struct Usage {
+    command: &'static str,
+    msg: String,
+}
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
 impl std::error::Error for Usage {}
 
-pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(Usage(msg.into()))
+/// A usage error of the subcommand `command` (see [`Usage`]).
+pub(crate) fn usage(command: &'static str, msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage {
+        command,
+        msg: msg.into(),
+    })
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(args) {
+    // Help, version and clap's usage errors print and exit here (0 or 2).
+    let cli = Cli::try_parse().unwrap_or_else(|e| model_first(e).exit());
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<Usage>().is_some() => {
-            eprintln!("error: {e}\n\nRun `quercus --help` for usage.");
+            let u = e.downcast_ref::<Usage>().expect("checked");
+            let mut cmd = Cli::command();
+            cmd.build();
+            let mut sub = &mut cmd;
+            for name in u.command.split_whitespace() {
+                sub = sub.find_subcommand_mut(name).expect("a subcommand path");
+            }
+            let _ = sub.error(ErrorKind::ArgumentConflict, &u.msg).print();
             ExitCode::from(2)
         }
         Err(e) => {
@@ -131,151 +77,93 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Vec<String>) -> Result<()> {
-    let Some(cmd) = args.first() else {
-        print!("{USAGE}");
+/// Clap lists missing required options before missing positionals; the
+/// positional (MODEL) comes first on the command line, so ask for it first.
+fn model_first(mut e: clap::Error) -> clap::Error {
+    if e.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
+    {
+        let (mut first, options): (Vec<String>, Vec<String>) =
+            missing.iter().cloned().partition(|a| a.starts_with('<'));
+        first.extend(options);
+        e.insert(ContextKind::InvalidArg, ContextValue::Strings(first));
+    }
+    e
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let Some(command) = cli.command else {
+        // `quercus` alone: the help, exit 0.
+        Cli::command().print_help()?;
         return Ok(());
     };
-    match cmd.as_str() {
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
+    match command {
+        Cmd::Inspect(a) => inspect(a),
+        Cmd::Predict(a) => predict(a),
+        Cmd::Compile(a) => bench::compile(a),
+        Cmd::Bench(a) => bench::bench(a),
+        Cmd::Vertex(a) => vertex::run(a),
+        Cmd::Registry(a) => registry::run(a),
+        Cmd::BenchInstances(a) => bench_instances(a),
+        Cmd::Completions(a) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(a.shell, &mut cmd, "quercus", &mut std::io::stdout());
             Ok(())
         }
-        "-V" | "--version" => {
-            println!("quercus {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
-        "inspect" => inspect(Args::parse(&args[1..])?),
-        "predict" => predict(Args::parse(&args[1..])?),
-        "compile" => bench::compile(Args::parse(&args[1..])?),
-        "bench" => bench::bench(Args::parse(&args[1..])?),
-        "vertex" => vertex::run(&args[1..]),
-        "registry" => registry::run(&args[1..]),
-        // Not in the usage text: measures JSON instances -> JSON predictions
-        // throughput in-process, for BENCHMARKS.md.
-        "bench-instances" => bench_instances(Args::parse(&args[1..])?),
-        other => Err(usage(format!("unknown command `{other}`"))),
+        Cmd::Man(a) => man(&a.command),
     }
 }
 
-/// Parsed command-line arguments (one positional MODEL plus flags).
-#[derive(Default)]
-pub(crate) struct Args {
-    pub(crate) model: Option<PathBuf>,
-    pub(crate) input: Option<PathBuf>,
-    pub(crate) output: Option<PathBuf>,
-    pub(crate) json: bool,
-    pub(crate) vertex: bool,
-    pub(crate) margin: bool,
-    pub(crate) leaf: bool,
-    pub(crate) legacy_summation: bool,
-    pub(crate) missing: Option<f32>,
-    pub(crate) iteration_range: Option<(usize, usize)>,
-    pub(crate) threads: Option<usize>,
-    pub(crate) bigquery_format: bool,
-    pub(crate) batch: Option<usize>,
-    pub(crate) runs: Option<usize>,
-    pub(crate) kernel: Kernel,
+/// Prints the help of the subcommand at `path` (e.g. `registry merge-aliases`):
+/// `--help` (`long`) or `-h`.
+pub(crate) fn print_help(path: &str, long: bool) -> Result<()> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut sub = &mut cmd;
+    for name in path.split_whitespace() {
+        sub = sub.find_subcommand_mut(name).expect("a subcommand path");
+    }
+    if long {
+        sub.print_long_help()?;
+    } else {
+        sub.print_help()?;
+    }
+    Ok(())
 }
 
-impl Args {
-    fn parse(args: &[String]) -> Result<Args> {
-        let mut a = Args::default();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |name: &str| -> Result<String> {
-                match &inline {
-                    Some(v) => Ok(v.clone()),
-                    None => it
-                        .next()
-                        .cloned()
-                        .ok_or_else(|| usage(format!("{name} needs a value"))),
-                }
-            };
-            match flag {
-                "--input" | "-i" => a.input = Some(value(flag)?.into()),
-                "--output" | "-o" => a.output = Some(value(flag)?.into()),
-                "--json" => a.json = true,
-                "--vertex" => a.vertex = true,
-                "--margin" => a.margin = true,
-                "--leaf" => a.leaf = true,
-                "--legacy-summation" => a.legacy_summation = true,
-                "--bigquery-format" => a.bigquery_format = true,
-                "--batch" | "--runs" => {
-                    let v = value(flag)?;
-                    let n: usize =
-                        v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                            usage(format!("{flag}: `{v}` is not a positive integer"))
-                        })?;
-                    if flag == "--batch" {
-                        a.batch = Some(n);
-                    } else {
-                        a.runs = Some(n);
-                    }
-                }
-                "--missing" => {
-                    let v = value(flag)?;
-                    a.missing = Some(
-                        v.parse()
-                            .map_err(|_| usage(format!("--missing: `{v}` is not a number")))?,
-                    );
-                }
-                "--iteration-range" => {
-                    let v = value(flag)?;
-                    let parsed = v
-                        .split_once(':')
-                        .and_then(|(b, e)| Some((b.parse().ok()?, e.parse().ok()?)));
-                    a.iteration_range = Some(parsed.ok_or_else(|| {
-                        usage(format!("--iteration-range: `{v}` is not BEGIN:END"))
-                    })?);
-                }
-                "--kernel" => {
-                    let v = value(flag)?;
-                    a.kernel = Kernel::from_name(&v).ok_or_else(|| {
-                        usage(format!(
-                            "--kernel: `{v}` is not one of auto, reference, interleaved, avx512"
-                        ))
-                    })?;
-                }
-                "--threads" => {
-                    let v = value(flag)?;
-                    let n: usize = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        usage(format!("--threads: `{v}` is not a positive integer"))
-                    })?;
-                    a.threads = Some(n);
-                }
-                f if f.starts_with('-') && f.len() > 1 => {
-                    return Err(usage(format!("unknown option `{f}`")));
-                }
-                _ => {
-                    if a.model.is_some() {
-                        return Err(usage(format!("unexpected argument `{arg}`")));
-                    }
-                    a.model = Some(arg.into());
-                }
-            }
-        }
-        Ok(a)
+/// `quercus man [COMMAND...]`: the roff page of quercus or of a subcommand.
+fn man(path: &[String]) -> Result<()> {
+    // `quercus help` is not a page of its own.
+    let mut page = Cli::command().disable_help_subcommand(true);
+    page.build();
+    for name in path {
+        let Some(sub) = page.find_subcommand(name).filter(|c| !c.is_hide_set()) else {
+            let known: Vec<&str> = page
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set() && c.get_name() != "help")
+                .map(|c| c.get_name())
+                .collect();
+            return Err(usage(
+                "man",
+                format!(
+                    "`{}` has no command `{name}` (its commands: {})",
+                    page.get_display_name().unwrap_or(page.get_name()),
+                    known.join(", ")
+                ),
+            ));
+        };
+        page = sub.clone();
     }
-
-    pub(crate) fn load(&self) -> Result<Model> {
-        let path = self
-            .model
-            .as_ref()
-            .ok_or_else(|| usage("MODEL is required"))?;
-        Ok(Model::load_with(
-            path,
-            &LoadOptions::legacy_summation(self.legacy_summation),
-        )?)
-    }
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .source(format!("quercus {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut out)?;
+    std::io::stdout().write_all(&out)?;
+    Ok(())
 }
 
-fn inspect(args: Args) -> Result<()> {
-    let model = args.load()?;
+fn inspect(args: InspectArgs) -> Result<()> {
+    let model = args.model.load()?;
     if args.vertex {
         return vertex::inspect(&model);
     }
@@ -285,7 +173,7 @@ fn inspect(args: Args) -> Result<()> {
     let s = model.summary();
     if args.json {
         let v = serde_json::json!({
-            "path": args.model.as_ref().map(|p| p.display().to_string()),
+            "path": args.model.model.display().to_string(),
             "format": s.format,
             "writer_version": s.writer_version,
             "booster": s.booster,
@@ -308,12 +196,8 @@ fn inspect(args: Args) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let path = args.model.as_ref().map(|p| p.display().to_string());
-    println!("model:          {}", path.unwrap_or_default());
-    let compiled = args
-        .model
-        .as_deref()
-        .is_some_and(quercus::qpack::is_compiled_file);
+    println!("model:          {}", args.model.model.display());
+    let compiled = quercus::qpack::is_compiled_file(&args.model.model);
     println!(
         "format:         {}{} (written by XGBoost {})",
         if compiled { "compiled .qpack of " } else { "" },
@@ -379,24 +263,16 @@ fn brief_categories(c: &Categories) -> String {
     format!("{} categories: {}{more}", c.len(), shown.join(", "))
 }
 
-fn predict(args: Args) -> Result<()> {
-    let input = args
-        .input
-        .as_ref()
-        .ok_or_else(|| usage("--input is required"))?;
-    let output = args
-        .output
-        .as_ref()
-        .ok_or_else(|| usage("--output is required"))?;
-    if args.margin && args.leaf {
-        return Err(usage("--margin and --leaf cannot be combined"));
-    }
-    let model = args.load()?;
+fn predict(args: PredictArgs) -> Result<()> {
+    let (input, output) = (&args.input, &args.output);
+    refuse_overwriting_input(input, output)?;
+    let model = args.model.load()?;
     if model.bqml().is_some() {
         return predict_bqml(&args, &model, input, output);
     }
     if args.bigquery_format {
         return Err(usage(
+            "predict",
             "--bigquery-format applies to BigQuery ML export directories only",
         ));
     }
@@ -430,8 +306,39 @@ fn predict(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Refuses `--output` naming the `--input` file (through any spelling of
+/// its path, a symbolic link or, on Unix, a hard link) before anything is
+/// read or written: the prediction would replace the rows it came from.
+fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()> {
+    if same_file(input, output) {
+        bail!(
+            "--output {} is the input file {}: refusing to overwrite the input",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+/// True when `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ca), Ok(cb)) = (std::fs::canonicalize(a), std::fs::canonicalize(b))
+        && ca == cb
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+    }
+    false
+}
+
 /// The options of `predict` on a BigQuery ML export.
-fn bqml_options(args: &Args) -> Result<BqmlOptions> {
+fn bqml_options(args: &PredictArgs) -> Result<BqmlOptions> {
     for (set, flag) in [
         (args.margin, "--margin"),
         (args.leaf, "--leaf"),
@@ -439,23 +346,30 @@ fn bqml_options(args: &Args) -> Result<BqmlOptions> {
         (args.iteration_range.is_some(), "--iteration-range"),
     ] {
         if set {
-            return Err(usage(format!(
-                "{flag} is not available for BigQuery ML exports (their predictions are \
-                 those of Google's exported predictor)"
-            )));
+            return Err(usage(
+                "predict",
+                format!(
+                    "{flag} is not available for BigQuery ML exports (their predictions are \
+                     those of Google's exported predictor)"
+                ),
+            ));
         }
     }
     Ok(BqmlOptions {
-        format: if args.bigquery_format {
-            OutputFormat::BigQuery
-        } else {
-            OutputFormat::Vertex
-        },
+        format: output_format(args.bigquery_format),
         n_threads: args.threads,
     })
 }
 
-fn predict_bqml(args: &Args, model: &Model, input: &Path, output: &Path) -> Result<()> {
+fn output_format(bigquery: bool) -> OutputFormat {
+    if bigquery {
+        OutputFormat::BigQuery
+    } else {
+        OutputFormat::Vertex
+    }
+}
+
+fn predict_bqml(args: &PredictArgs, model: &Model, input: &Path, output: &Path) -> Result<()> {
     let opts = bqml_options(args)?;
     let instances = read_instances(input)?;
     let preds = model
@@ -465,7 +379,7 @@ fn predict_bqml(args: &Args, model: &Model, input: &Path, output: &Path) -> Resu
     Ok(())
 }
 
-fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
+fn inspect_bqml(args: &InspectArgs, model: &Model, bq: &BqmlModel) -> Result<()> {
     let s = model.summary();
     if args.json {
         let features: Vec<serde_json::Value> = bq
@@ -576,23 +490,24 @@ fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
 /// Times JSON instances -> JSON predictions in-process: each run parses every
 /// line of the input, predicts in batches of `--batch` instances (default: all)
 /// and serialises every prediction to a JSON string. Prints one JSON object.
-fn bench_instances(args: Args) -> Result<()> {
-    let input = args
-        .input
-        .as_ref()
-        .ok_or_else(|| usage("--input is required"))?;
-    let model = args.load()?;
+fn bench_instances(args: BenchInstancesArgs) -> Result<()> {
+    let input = &args.input;
+    let model = args.model.load()?;
     if model.bqml().is_none() {
         return Err(usage(
+            "bench-instances",
             "bench-instances needs a BigQuery ML export directory",
         ));
     }
-    let opts = bqml_options(&args)?;
+    let opts = BqmlOptions {
+        format: output_format(args.bigquery_format),
+        n_threads: args.threads,
+    };
     let text =
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let batch = args.batch.unwrap_or(lines.len()).max(1);
-    let runs = args.runs.unwrap_or(5);
+    let runs = args.runs;
     let mut seconds = Vec::with_capacity(runs);
     let mut out_bytes = 0usize;
     for _ in 0..runs {

@@ -3,75 +3,143 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use clap::{Args, Subcommand, ValueHint};
 use quercus::registry::{Registry, UploadOptions};
-use quercus::{LoadOptions, vertex};
+use quercus::vertex;
 
+use crate::cli::ModelArgs;
 use crate::usage;
-use crate::vertex::{flag_value, parse_labels, parse_list};
+use crate::vertex::{Labels, merge_labels, merge_list, parse_labels};
 
-/// Parsed `quercus registry` arguments: positionals plus options.
-#[derive(Default)]
-struct RegArgs {
-    root: Option<PathBuf>,
-    positional: Vec<String>,
-    json: bool,
-    force: bool,
-    legacy: bool,
-    upload: UploadOptions,
+/// `quercus registry`.
+#[derive(Args)]
+#[command(subcommand_required = true)]
+pub(crate) struct RegistryArgs {
+    /// The registry's root directory [default: $QUERCUS_REGISTRY, else ~/.quercus/registry]
+    #[arg(long, global = true, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    registry: Option<PathBuf>,
+
+    #[command(subcommand)]
+    cmd: RegCmd,
 }
 
-impl RegArgs {
-    /// Parses options anywhere. For `merge-aliases`, `-alias` (one dash) is a
-    /// positional: an alias to remove.
-    fn parse(args: &[String]) -> Result<RegArgs> {
-        let mut a = RegArgs::default();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-                _ => (arg.as_str(), None),
-            };
-            let u = &mut a.upload;
-            match flag {
-                "--registry" => a.root = Some(flag_value(flag, inline, &mut it)?.into()),
-                "--json" => a.json = true,
-                "--force" => a.force = true,
-                "--legacy-summation" => a.legacy = true,
-                "--model-id" => u.model_id = flag_value(flag, inline, &mut it)?,
-                "--display-name" => u.display_name = Some(flag_value(flag, inline, &mut it)?),
-                "--description" => u.description = Some(flag_value(flag, inline, &mut it)?),
-                "--version-description" => {
-                    u.version_description = Some(flag_value(flag, inline, &mut it)?);
-                }
-                "--labels" => parse_labels(&flag_value(flag, inline, &mut it)?, &mut u.labels)?,
-                "--aliases" => parse_list(&flag_value(flag, inline, &mut it)?, &mut u.aliases),
-                "-h" | "--help" => return Err(usage("see the REGISTRY section of the usage")),
-                f if f.starts_with("--") => {
-                    return Err(usage(format!("unknown option `{f}`")));
-                }
-                _ => a.positional.push(arg.clone()),
-            }
-        }
-        Ok(a)
-    }
+#[derive(Subcommand)]
+enum RegCmd {
+    /// Copy a model in as the next version of ID (the first version gets the alias
+    /// `default`) and print its Model resource
+    #[command(
+        override_usage = "quercus registry upload <MODEL> --model-id <ID> [OPTIONS]",
+        after_help = "\
+Example:
+  quercus registry upload models/example/model.json --model-id churn --labels env=dev
+  quercus registry upload retrained.json --model-id churn --aliases champion \\
+      --version-description \"retrained in May\""
+    )]
+    Upload(UploadArgs),
 
-    fn registry(&self) -> Result<Registry> {
-        Ok(match &self.root {
-            Some(r) => Registry::open(r)?,
-            None => Registry::open_default()?,
-        })
-    }
+    /// List every model (its default version), or the versions of ID
+    #[command(after_help = "\
+Example:
+  quercus registry list
+  quercus registry list churn --json")]
+    List {
+        /// A model id: list its versions and aliases
+        #[arg(value_name = "ID")]
+        id: Option<String>,
 
-    /// Exactly `n` positionals after the command, named `what`.
-    fn exactly(&self, n: usize, what: &str) -> Result<()> {
-        if self.positional.len() != n {
-            return Err(usage(format!(
-                "`quercus registry {}` takes {what}",
-                self.positional.first().map_or("", String::as_str)
-            )));
-        }
-        Ok(())
-    }
+        /// Print a Vertex AI ListModelsResponse (JSON)
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Print a version's Model resource (the Vertex AI REST API's JSON)
+    #[command(after_help = "\
+Example:
+  quercus registry describe churn             the default version
+  quercus registry describe churn@champion")]
+    Describe {
+        /// ID, ID@VERSION or ID@ALIAS
+        #[arg(value_name = "ID[@VERSION|@ALIAS]")]
+        target: String,
+    },
+
+    /// Delete a version (`default` moves to the newest remaining one; deleting the last
+    /// version deletes the model)
+    #[command(after_help = "\
+Example:
+  quercus registry delete churn@1
+  quercus registry delete churn@2 --force     it carries aliases")]
+    Delete {
+        /// The version to delete
+        #[arg(value_name = "ID@VERSION")]
+        target: String,
+
+        /// Delete a version that carries aliases other than `default`
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Add aliases to a version, or remove them (-ALIAS); an added alias moves from the
+    /// version that has it, and `default` cannot be removed
+    #[command(after_help = "\
+Example:
+  quercus registry merge-aliases churn@2 default champion -canary")]
+    MergeAliases {
+        /// The version to change
+        #[arg(value_name = "ID@VERSION")]
+        target: String,
+
+        /// ALIAS adds, -ALIAS removes
+        #[arg(
+            value_name = "ALIAS|-ALIAS",
+            required = true,
+            num_args = 1..,
+            allow_hyphen_values = true
+        )]
+        aliases: Vec<String>,
+    },
+
+    /// Re-hash a version's files and compare with the SHA-256 recorded at upload
+    #[command(after_help = "\
+Example:
+  quercus registry verify churn@2")]
+    Verify {
+        /// ID, ID@VERSION or ID@ALIAS
+        #[arg(value_name = "ID[@VERSION|@ALIAS]")]
+        target: String,
+    },
+}
+
+/// `quercus registry upload`.
+#[derive(Args)]
+struct UploadArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// The model id (`[a-z0-9_-]`, at most 63, no leading digit or `-`); created if new
+    #[arg(long, value_name = "ID")]
+    model_id: String,
+
+    /// The display name [default: the file or directory name]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    display_name: Option<String>,
+
+    /// Labels, KEY=VALUE separated by commas (repeatable; a later key wins)
+    #[arg(long, value_name = "K=V,...", value_parser = parse_labels)]
+    labels: Vec<Labels>,
+
+    /// Aliases of the new version, separated by commas (repeatable); moved from the
+    /// versions that carry them
+    #[arg(long, value_name = "A,B,...")]
+    aliases: Vec<String>,
+
+    /// The model's description
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    description: Option<String>,
+
+    /// The new version's description
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    version_description: Option<String>,
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
@@ -80,33 +148,33 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
 }
 
 /// `quercus registry SUBCOMMAND ...`.
-pub fn run(args: &[String]) -> Result<()> {
-    let a = RegArgs::parse(args)?;
-    let Some(cmd) = a.positional.first().cloned() else {
-        return Err(usage(
-            "`quercus registry` needs a command: upload, list, describe, delete, \
-             merge-aliases, verify",
-        ));
+pub(crate) fn run(args: RegistryArgs) -> Result<()> {
+    let mut root = args.registry;
+    let registry = |root: &Option<PathBuf>| -> Result<Registry> {
+        Ok(match root {
+            Some(r) => Registry::open(r)?,
+            None => Registry::open_default()?,
+        })
     };
-    match cmd.as_str() {
-        "upload" => {
-            a.exactly(2, "one MODEL (and --model-id ID)")?;
-            if a.upload.model_id.is_empty() {
-                return Err(usage("upload needs --model-id ID"));
-            }
-            let mut opts = a.upload.clone();
-            opts.load = LoadOptions::legacy_summation(a.legacy);
-            let m = a.registry()?.upload(&a.positional[1], &opts)?;
+    match args.cmd {
+        RegCmd::Upload(a) => {
+            let mut opts = UploadOptions::new(a.model_id);
+            opts.display_name = a.display_name;
+            opts.description = a.description;
+            opts.version_description = a.version_description;
+            opts.labels = merge_labels(&a.labels);
+            opts.aliases = merge_list(&a.aliases);
+            opts.load = quercus::LoadOptions::legacy_summation(a.model.legacy_summation);
+            let m = registry(&root)?.upload(&a.model.model, &opts)?;
             print_json(&m)
         }
-        "list" => {
-            let reg = a.registry()?;
-            let models = match a.positional.len() {
-                1 => reg.list()?,
-                2 => reg.list_versions(&a.positional[1])?,
-                _ => return Err(usage("`quercus registry list` takes at most one model id")),
+        RegCmd::List { id, json } => {
+            let reg = registry(&root)?;
+            let models = match &id {
+                None => reg.list()?,
+                Some(id) => reg.list_versions(id)?,
             };
-            if a.json {
+            if json {
                 return print_json(&vertex::ListModelsResponse {
                     models,
                     ..Default::default()
@@ -133,36 +201,48 @@ pub fn run(args: &[String]) -> Result<()> {
             }
             Ok(())
         }
-        "describe" => {
-            a.exactly(2, "one ID[@VERSION|@ALIAS]")?;
-            print_json(&a.registry()?.describe(&a.positional[1])?)
-        }
-        "delete" => {
-            a.exactly(2, "one ID@VERSION")?;
-            a.registry()?.delete(&a.positional[1], a.force)?;
-            println!("deleted {}", a.positional[1]);
+        RegCmd::Describe { target } => print_json(&registry(&root)?.describe(&target)?),
+        RegCmd::Delete { target, force } => {
+            registry(&root)?.delete(&target, force)?;
+            println!("deleted {target}");
             Ok(())
         }
-        "merge-aliases" => {
-            if a.positional.len() < 3 {
-                return Err(usage(
-                    "`quercus registry merge-aliases` takes ID@VERSION and at least one \
-                     ALIAS (add) or -ALIAS (remove)",
-                ));
+        RegCmd::MergeAliases { target, aliases } => {
+            // ALIAS takes hyphenated values (-ALIAS removes), so an option
+            // written after the aliases arrives among them: take it out.
+            let mut kept = Vec::new();
+            let mut it = aliases.into_iter();
+            while let Some(a) = it.next() {
+                match a.as_str() {
+                    "-h" | "--help" => {
+                        return crate::print_help("registry merge-aliases", a == "--help");
+                    }
+                    "--registry" => {
+                        let dir = it.next().ok_or_else(|| {
+                            usage("registry merge-aliases", "--registry needs a value DIR")
+                        })?;
+                        root = Some(dir.into());
+                    }
+                    _ if a.starts_with("--registry=") => {
+                        root = Some(a["--registry=".len()..].into());
+                    }
+                    _ if a.starts_with("--") => {
+                        return Err(usage(
+                            "registry merge-aliases",
+                            format!("unexpected argument `{a}` after the aliases"),
+                        ));
+                    }
+                    _ => kept.push(a),
+                }
             }
-            print_json(
-                &a.registry()?
-                    .merge_aliases(&a.positional[1], &a.positional[2..])?,
-            )
+            print_json(&registry(&root)?.merge_aliases(&target, &kept)?)
         }
-        "verify" => {
-            a.exactly(2, "one ID[@VERSION|@ALIAS]")?;
-            let reg = a.registry()?;
-            let (id, v) = reg.resolve(&a.positional[1])?;
+        RegCmd::Verify { target } => {
+            let reg = registry(&root)?;
+            let (id, v) = reg.resolve(&target)?;
             reg.verify(&format!("{id}@{v}"))?;
             println!("{id}@{v}: every file matches its recorded SHA-256");
             Ok(())
         }
-        other => Err(usage(format!("unknown registry command `{other}`"))),
     }
 }

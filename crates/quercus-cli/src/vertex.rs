@@ -5,9 +5,89 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use quercus::{LoadOptions, MetadataOptions, Model, UploadRequestOptions};
+use clap::{Args, Subcommand, ValueHint};
+use quercus::{MetadataOptions, Model, UploadRequestOptions};
 
-use crate::usage;
+use crate::cli::ModelArgs;
+
+/// `quercus vertex`.
+#[derive(Args)]
+#[command(subcommand_required = true)]
+pub(crate) struct VertexArgs {
+    #[command(subcommand)]
+    cmd: VertexCmd,
+}
+
+#[derive(Subcommand)]
+enum VertexCmd {
+    /// Write the body of a Vertex AI models:upload call and the OpenAPI schemata it
+    /// points to
+    #[command(
+        override_usage = "quercus vertex upload-request <MODEL> --output <DIR> [OPTIONS]",
+        long_about = "Write DIR/upload-request.json, the body of a Vertex AI models:upload call \
+                      ({\"modelId\": ..., \"model\": {...}}), and the OpenAPI 3.0 schemata it \
+                      points to, DIR/instance.yaml and DIR/prediction.yaml, generated from the \
+                      model. Labels, aliases, model ids and display names are checked against \
+                      Vertex's rules before anything is written.",
+        after_help = "\
+Example:
+  quercus vertex upload-request models/bqml/synthetic_churn_classifier -o upload/ \\
+      --display-name Churn --model-id churn --artifact-uri gs://my-bucket/churn/ \\
+      --labels team=risk"
+    )]
+    UploadRequest(UploadRequestArgs),
+}
+
+/// `quercus vertex upload-request`.
+#[derive(Args)]
+struct UploadRequestArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+
+    /// The directory to write upload-request.json, instance.yaml and prediction.yaml to
+    #[arg(short, long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+    output: PathBuf,
+
+    /// The model's display name [default: from the model file's name]
+    #[arg(long, value_name = "NAME", allow_hyphen_values = true)]
+    display_name: Option<String>,
+
+    /// The model's description
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    description: Option<String>,
+
+    /// The version's description
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    version_description: Option<String>,
+
+    /// Where the model's files will be in Cloud Storage (gs://...)
+    #[arg(long, value_name = "URI")]
+    artifact_uri: Option<String>,
+
+    /// A custom serving container [default: Google's prebuilt one for the model]
+    #[arg(long, value_name = "URI")]
+    image_uri: Option<String>,
+
+    /// Where the schemata will be [default: the artifact URI]
+    #[arg(long, value_name = "DIR")]
+    schemata_uri: Option<String>,
+
+    /// Labels, KEY=VALUE separated by commas (repeatable; a later key wins)
+    #[arg(long, value_name = "K=V,...", value_parser = parse_labels)]
+    labels: Vec<Labels>,
+
+    /// Version aliases, separated by commas (repeatable)
+    #[arg(long, value_name = "A,B,...")]
+    aliases: Vec<String>,
+
+    /// The id of the new model
+    #[arg(long, value_name = "ID")]
+    model_id: Option<String>,
+
+    /// Upload as a new version of this model (projects/.../models/ID)
+    #[arg(long, value_name = "NAME")]
+    parent_model: Option<String>,
+}
 
 /// Prints the model's `Model` resource (`quercus inspect --vertex MODEL`).
 pub fn inspect(model: &Model) -> Result<()> {
@@ -15,91 +95,62 @@ pub fn inspect(model: &Model) -> Result<()> {
     Ok(())
 }
 
-/// Parses `k=v,k2=v2` into `labels` (later keys win).
-pub fn parse_labels(text: &str, labels: &mut BTreeMap<String, String>) -> Result<()> {
-    for item in text.split(',').filter(|s| !s.is_empty()) {
-        let (k, v) = item
-            .split_once('=')
-            .ok_or_else(|| usage(format!("--labels: `{item}` is not KEY=VALUE")))?;
-        labels.insert(k.to_string(), v.to_string());
-    }
-    Ok(())
+/// The pairs of one `--labels k=v,k2=v2`.
+#[derive(Clone, Debug)]
+pub(crate) struct Labels(Vec<(String, String)>);
+
+/// Parses `k=v,k2=v2` (a value parser: `--labels`).
+pub(crate) fn parse_labels(text: &str) -> Result<Labels, String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("`{item}` is not KEY=VALUE"))
+        })
+        .collect::<Result<_, _>>()
+        .map(Labels)
 }
 
-/// Parses `a,b` into `list`.
-pub fn parse_list(text: &str, list: &mut Vec<String>) {
-    list.extend(
-        text.split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-    );
+/// Every `--labels` in one map (later keys win).
+pub(crate) fn merge_labels(all: &[Labels]) -> BTreeMap<String, String> {
+    all.iter().flat_map(|l| l.0.iter().cloned()).collect()
 }
 
-/// Takes the value of `flag`: `--flag=value` or `--flag value`.
-pub fn flag_value(
-    flag: &str,
-    inline: Option<&str>,
-    it: &mut std::slice::Iter<'_, String>,
-) -> Result<String> {
-    match inline {
-        Some(v) => Ok(v.to_string()),
-        None => it
-            .next()
-            .cloned()
-            .ok_or_else(|| usage(format!("{flag} needs a value"))),
-    }
+/// Every `--aliases a,b` in one list.
+pub(crate) fn merge_list(all: &[String]) -> Vec<String> {
+    all.iter()
+        .flat_map(|text| text.split(','))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `quercus vertex SUBCOMMAND ...`.
-pub fn run(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("upload-request") => upload_request(&args[1..]),
-        Some(other) => Err(usage(format!("unknown vertex command `{other}`"))),
-        None => Err(usage("`quercus vertex` needs a command: upload-request")),
+pub(crate) fn run(args: VertexArgs) -> Result<()> {
+    match args.cmd {
+        VertexCmd::UploadRequest(a) => upload_request(a),
     }
 }
 
 /// `quercus vertex upload-request MODEL [OPTIONS] -o DIR`.
-fn upload_request(args: &[String]) -> Result<()> {
-    let mut model: Option<PathBuf> = None;
-    let mut out: Option<PathBuf> = None;
-    let mut legacy = false;
+fn upload_request(a: UploadRequestArgs) -> Result<()> {
     let mut opts = UploadRequestOptions::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-            _ => (arg.as_str(), None),
-        };
-        let m = &mut opts.metadata;
-        match flag {
-            "--output" | "-o" => out = Some(flag_value(flag, inline, &mut it)?.into()),
-            "--display-name" => m.display_name = Some(flag_value(flag, inline, &mut it)?),
-            "--description" => m.description = Some(flag_value(flag, inline, &mut it)?),
-            "--version-description" => {
-                m.version_description = Some(flag_value(flag, inline, &mut it)?);
-            }
-            "--artifact-uri" => m.artifact_uri = Some(flag_value(flag, inline, &mut it)?),
-            "--image-uri" => m.image_uri = Some(flag_value(flag, inline, &mut it)?),
-            "--schemata-uri" => m.schemata_uri = Some(flag_value(flag, inline, &mut it)?),
-            "--labels" => parse_labels(&flag_value(flag, inline, &mut it)?, &mut m.labels)?,
-            "--aliases" => parse_list(&flag_value(flag, inline, &mut it)?, &mut m.version_aliases),
-            "--model-id" => opts.model_id = Some(flag_value(flag, inline, &mut it)?),
-            "--parent-model" => opts.parent_model = Some(flag_value(flag, inline, &mut it)?),
-            "--legacy-summation" => legacy = true,
-            f if f.starts_with('-') && f.len() > 1 => {
-                return Err(usage(format!("unknown option `{f}`")));
-            }
-            _ if model.is_none() => model = Some(arg.into()),
-            _ => return Err(usage(format!("unexpected argument `{arg}`"))),
-        }
-    }
-    let model_path = model.ok_or_else(|| usage("MODEL is required"))?;
-    let out = out.ok_or_else(|| usage("--output DIR (-o DIR) is required"))?;
+    let m = &mut opts.metadata;
+    m.display_name = a.display_name;
+    m.description = a.description;
+    m.version_description = a.version_description;
+    m.artifact_uri = a.artifact_uri;
+    m.image_uri = a.image_uri;
+    m.schemata_uri = a.schemata_uri;
+    m.labels = merge_labels(&a.labels);
+    m.version_aliases = merge_list(&a.aliases);
+    opts.model_id = a.model_id;
+    opts.parent_model = a.parent_model;
     // Check the options before loading, so a typo fails fast.
     check(&opts.metadata)?;
-    let model = Model::load_with(&model_path, &LoadOptions::legacy_summation(legacy))?;
-    for path in model.write_upload_request(&out, &opts)? {
+    let model = a.model.load()?;
+    for path in model.write_upload_request(&a.output, &opts)? {
         println!("{}", path.display());
     }
     Ok(())

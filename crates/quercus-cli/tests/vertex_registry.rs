@@ -229,9 +229,20 @@ fn registry_workflow() {
     );
 
     // A leading `-` removes; `default` moves; removing `default` is refused.
+    // Options may follow the aliases (here --registry, overriding
+    // $QUERCUS_REGISTRY, which names an empty registry).
+    let elsewhere = tmp("workflow-elsewhere");
     let m = json(&ok(&quercus_in(
-        &reg,
-        &["registry", "merge-aliases", "churn@2", "default", "-canary"],
+        &elsewhere,
+        &[
+            "registry",
+            "merge-aliases",
+            "churn@2",
+            "default",
+            "-canary",
+            "--registry",
+            reg.to_str().unwrap(),
+        ],
     )));
     assert_eq!(
         m["versionAliases"],
