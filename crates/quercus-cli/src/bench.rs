@@ -82,6 +82,16 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     }
     let cols = model.num_features();
     let (batch, runs) = (args.batch, args.runs);
+    // The batch is materialised: a model may declare any feature count, so
+    // its size is checked before anything is allocated.
+    match batch.max(1000).checked_mul(cols) {
+        Some(n) if n <= MAX_BENCH_VALUES => {}
+        _ => bail!(
+            "a batch of {} rows x {cols} features is more than the {MAX_BENCH_VALUES} values \
+             bench holds in memory; use a smaller --batch",
+            batch.max(1000)
+        ),
+    }
     let data: Vec<f32> = match &args.input {
         Some(p) => {
             let columns = quercus::io::Columns {
@@ -180,6 +190,9 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// The most input values `bench` materialises (1 GiB of `f32`).
+const MAX_BENCH_VALUES: usize = 1 << 28;
 
 /// Rows whose values sit at and around the model's split thresholds, so the
 /// walks take varied paths (deterministic).

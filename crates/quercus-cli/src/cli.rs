@@ -167,14 +167,20 @@ pub(crate) struct ModelArgs {
     /// (summation order, base score, sigmoid)
     #[arg(long)]
     pub(crate) legacy_summation: bool,
+
+    /// The largest model file read, in bytes (a larger one is refused before
+    /// it is read)
+    #[arg(long, value_name = "BYTES", default_value_t = quercus::DEFAULT_MAX_BYTES)]
+    pub(crate) max_model_bytes: u64,
 }
 
 impl ModelArgs {
+    pub(crate) fn options(&self) -> LoadOptions {
+        LoadOptions::legacy_summation(self.legacy_summation).with_max_bytes(self.max_model_bytes)
+    }
+
     pub(crate) fn load(&self) -> Result<Model> {
-        Ok(Model::load_with(
-            &self.model,
-            &LoadOptions::legacy_summation(self.legacy_summation),
-        )?)
+        Ok(Model::load_with(&self.model, &self.options())?)
     }
 }
 

@@ -164,7 +164,7 @@ pub(crate) fn run(args: RegistryArgs) -> Result<()> {
             opts.version_description = a.version_description;
             opts.labels = merge_labels(&a.labels);
             opts.aliases = merge_list(&a.aliases);
-            opts.load = quercus::LoadOptions::legacy_summation(a.model.legacy_summation);
+            opts.load = a.model.options();
             let m = registry(&root)?.upload(&a.model.model, &opts)?;
             print_json(&m)
         }

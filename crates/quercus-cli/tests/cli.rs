@@ -887,3 +887,50 @@ fn completions_and_man_page_come_from_the_same_definitions() {
     let r = quercus(&["man", "frobnicate"]);
     assert_eq!(r.status.code(), Some(2));
 }
+
+/// The example model with its header rewritten (names dropped) by `edit`.
+fn edited_model(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join(MODEL)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["learner"]["feature_names"] = serde_json::json!([]);
+    v["learner"]["feature_types"] = serde_json::json!([]);
+    edit(&mut v);
+    let p = tmp(name);
+    std::fs::write(&p, v.to_string()).unwrap();
+    p
+}
+
+/// Hardening items 1, 2 and 5 through the binary: absurd declared counts and
+/// oversized files are one-line errors (exit 1), never a panic (exit 101) or
+/// an allocation abort; a model declaring 2^40 features still inspects.
+#[test]
+fn absurd_counts_and_sizes_are_one_line_errors() {
+    let classes = edited_model("classes.json", |v| {
+        v["learner"]["learner_model_param"]["num_class"] = serde_json::json!("2147483648");
+    });
+    let r = quercus(&["inspect", classes.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("num_class 2147483648 is implausible"), "{err}");
+
+    let wide = edited_model("wide.json", |v| {
+        v["learner"]["learner_model_param"]["num_feature"] = serde_json::json!("1099511627776");
+    });
+    let wide = wide.to_str().unwrap();
+    let r = quercus(&["inspect", wide, "--vertex"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = quercus(&["bench", wide, "--runs", "1"]);
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("use a smaller --batch"), "{err}");
+
+    let r = quercus(&["inspect", MODEL, "--max-model-bytes", "100"]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("100-byte limit"), "{err}");
+}
