@@ -537,3 +537,34 @@ fn concurrent_uploads_from_threads_get_distinct_versions() {
     }
     std::fs::remove_dir_all(&root).ok();
 }
+
+fn export_dir() -> PathBuf {
+    repo().join("models/bqml/boosted_tree_classifier_model")
+}
+
+/// The digests stored by earlier Quercus versions (its own SHA-256) are the
+/// ones recorded now: a file's `sha256sum`, and the directory digest of the
+/// classifier export, pinned.
+#[test]
+fn stored_digests_are_stable() {
+    let root = fresh_dir("digests");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    let rec = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(root.join(format!("models/{id}/versions/1/version.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(rec("xgb")["artifact"]["sha256"], XGB_SHA256);
+    assert_eq!(rec("bq")["artifact"]["sha256"], EXPORT_DIGEST);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// `sha256sum models/xgboost/3.2.0/binary_logistic_extreme.json`.
+const XGB_SHA256: &str = "34f84b216e1b0611233a53ef6ab313e119e45bacd1cb5e94d8046fb3296871c1";
+/// The directory digest of models/bqml/boosted_tree_classifier_model, as
+/// recorded by the hand-written SHA-256 that `sha2` replaced.
+const EXPORT_DIGEST: &str = "7aff4cd5a0bb519474cb53df44b409d197af72c7f3d0dbfb40f753b116e10b2b";
