@@ -511,10 +511,16 @@ fn a_corrupt_state_file_is_a_registry_error_naming_it() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Eight threads upload to one model id at once. Each holds the lock for
+/// 100 ms (the `test-hooks` seam), so without the lock they would all read
+/// the same next version id; with it they get 1..8 and take at least
+/// 8 x 100 ms in total.
 #[test]
 fn concurrent_uploads_from_threads_get_distinct_versions() {
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
     let root = fresh_dir("threads");
-    let reg = Registry::open(&root).unwrap();
+    let reg = Registry::open(&root).unwrap().with_upload_pause(PAUSE);
+    let start = std::time::Instant::now();
     let ids: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|_| {
@@ -529,9 +535,14 @@ fn concurrent_uploads_from_threads_get_distinct_versions() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let elapsed = start.elapsed();
     let mut got: Vec<u64> = ids.iter().map(|v| v.parse().unwrap()).collect();
     got.sort();
     assert_eq!(got, (1..=8).collect::<Vec<_>>());
+    assert!(
+        elapsed >= 8 * PAUSE,
+        "the uploads overlapped inside the lock ({elapsed:?})"
+    );
     for v in 1..=8 {
         reg.verify(&format!("same@{v}")).unwrap();
     }

@@ -21,7 +21,6 @@ fn quercus_in(registry: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quercus"))
         .args(args)
         .env("QUERCUS_REGISTRY", registry)
-        .env_remove("QUERCUS_REGISTRY_TEST_PAUSE_MS")
         .current_dir(repo())
         .output()
         .expect("runs")
@@ -276,22 +275,27 @@ fn registry_workflow() {
     fails(&o, &["needs a version id"]);
 }
 
-/// Eight processes upload the same model id at once. Each holds the registry
-/// lock for 150 ms (a testing knob), so without the lock they would all read
-/// the same next version id; with it they must get 1..8, and take at least
-/// 8 x 150 ms in total.
+/// Eight processes upload the same model id at once while this test holds
+/// the registry's lock: each stages its copy, then waits for the lock (none
+/// finishes, no version appears). Released, they take it one at a time and
+/// get versions 1..8.
 #[test]
 fn eight_processes_upload_at_once() {
-    const PAUSE_MS: u64 = 150;
     let reg = tmp("eight");
-    let start = Instant::now();
-    let children: Vec<_> = (0..8)
+    ok(&quercus_in(&reg, &["registry", "list"])); // creates the registry
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(reg.join(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut children: Vec<_> = (0..8)
         .map(|i| {
             let model = if i % 2 == 0 { MODEL } else { EXPORT };
             Command::new(env!("CARGO_BIN_EXE_quercus"))
                 .args(["registry", "upload", model, "--model-id", "same"])
                 .env("QUERCUS_REGISTRY", &reg)
-                .env("QUERCUS_REGISTRY_TEST_PAUSE_MS", PAUSE_MS.to_string())
                 .current_dir(repo())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -299,6 +303,33 @@ fn eight_processes_upload_at_once() {
                 .unwrap()
         })
         .collect();
+    let none_finished = |children: &mut Vec<std::process::Child>| {
+        for c in children.iter_mut() {
+            assert!(
+                c.try_wait().unwrap().is_none(),
+                "an upload finished while the registry was locked"
+            );
+        }
+    };
+    // An upload writes its schemata (prediction.yaml last) just before it
+    // asks for the lock.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let staged = std::fs::read_dir(reg.join("tmp"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("prediction.yaml").exists())
+            .count();
+        if staged == 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{staged} of 8 uploads staged");
+        none_finished(&mut children);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    none_finished(&mut children);
+    assert!(!reg.join("models/same").exists());
+    drop(lock);
     let mut versions: Vec<u64> = children
         .into_iter()
         .map(|c| {
@@ -310,13 +341,8 @@ fn eight_processes_upload_at_once() {
                 .unwrap()
         })
         .collect();
-    let elapsed = start.elapsed();
     versions.sort();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
-    assert!(
-        elapsed >= Duration::from_millis(8 * PAUSE_MS),
-        "the uploads overlapped inside the lock ({elapsed:?})"
-    );
     let list = json(&ok(&quercus_in(
         &reg,
         &["registry", "list", "same", "--json"],

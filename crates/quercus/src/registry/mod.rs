@@ -84,6 +84,7 @@ mod state;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "test-hooks")]
 use std::time::Duration;
 
 use quercus_core::{Error, ErrorKind, Result};
@@ -106,11 +107,6 @@ pub const URI_PREFIX: &str = "registry://";
 pub const DEFAULT_ALIAS: &str = "default";
 /// The `projects/.../locations/...` part of resource names in a local registry.
 pub const RESOURCE_PREFIX: &str = "projects/local/locations/local/models/";
-
-/// Testing knob: milliseconds an upload waits while holding the lock, after
-/// reading the model's state and before writing it (so tests can prove that
-/// concurrent uploads are serialised). Not for production use.
-const TEST_PAUSE_VAR: &str = "QUERCUS_REGISTRY_TEST_PAUSE_MS";
 
 /// What to record with an upload.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -148,6 +144,9 @@ impl UploadOptions {
 #[derive(Clone, Debug)]
 pub struct Registry {
     root: PathBuf,
+    /// Test seam: how long an upload waits while holding the lock.
+    #[cfg(feature = "test-hooks")]
+    upload_pause: Duration,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -174,7 +173,11 @@ impl Registry {
             }
             Err(e) => return Err(Error::io(e).with_path(&layout)),
         }
-        Ok(Registry { root })
+        Ok(Registry {
+            root,
+            #[cfg(feature = "test-hooks")]
+            upload_pause: Duration::ZERO,
+        })
     }
 
     /// The default registry's root: `$QUERCUS_REGISTRY`, else
@@ -199,6 +202,17 @@ impl Registry {
     /// The registry's root directory (absolute).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Test seam (cargo feature `test-hooks`, never in release builds): each
+    /// upload through this handle waits `pause` while holding the lock,
+    /// after reading the model's state and before writing it, so tests can
+    /// prove that concurrent uploads are serialised.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn with_upload_pause(mut self, pause: Duration) -> Registry {
+        self.upload_pause = pause;
+        self
     }
 
     fn model_dir(&self, id: &str) -> PathBuf {
@@ -349,12 +363,8 @@ impl Registry {
                 ModelState::new(id, &time)
             }
         };
-        if let Some(ms) = std::env::var(TEST_PAUSE_VAR)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            std::thread::sleep(Duration::from_millis(ms.min(60_000)));
-        }
+        #[cfg(feature = "test-hooks")]
+        std::thread::sleep(self.upload_pause);
         let version = state.next_version_id;
         let vdir = self.version_dir(id, version);
         meta_opts.artifact_uri = Some(file_uri(&vdir.join(ARTIFACT_DIR)));
