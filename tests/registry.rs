@@ -549,6 +549,188 @@ fn concurrent_uploads_from_threads_get_distinct_versions() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+// ---------------------------------------------------------------------------
+// Regression tests: symbolic links and special files, permissions.
+
+/// Copies a directory tree (regular files and directories only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[cfg(unix)]
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// An upload refused for a non-regular file: a registry error naming it,
+/// and nothing stored.
+#[cfg(unix)]
+fn expect_refused(reg: &Registry, root: &Path, artifact: &Path, bad: &Path) {
+    let e = reg
+        .upload(artifact, &UploadOptions::new("sneaky"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+    assert_eq!(e.location().path.as_deref(), Some(bad), "{e}");
+    assert!(e.to_string().contains("regular file"), "{e}");
+    assert!(reg.list().unwrap().is_empty());
+    assert!(!root.join("models/sneaky").exists());
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+}
+
+/// Bug 6: a symbolic link in an uploaded directory was followed (copying,
+/// say, a root-only file into the registry); FIFOs and sockets are not files.
+#[cfg(unix)]
+#[test]
+fn uploads_refuse_symlinks_and_special_files() {
+    use std::os::unix::fs::symlink;
+    let root = fresh_dir("symlink-upload");
+    let work = fresh_dir("symlink-src");
+    let reg = Registry::open(root.join("reg")).unwrap();
+    let root = reg.root().to_path_buf();
+    let secret = work.join("secret.txt");
+    std::fs::write(&secret, "a\n").unwrap();
+    chmod(&secret, 0o600);
+
+    // A symbolic link to a file, inside the export.
+    let export = work.join("export-link");
+    copy_tree(&export_dir(), &export);
+    let link = export.join("assets/extra.txt");
+    symlink(&secret, &link).unwrap();
+    expect_refused(&reg, &root, &export, &link);
+
+    // A symbolic link replacing a file the export needs (identical content).
+    let export = work.join("export-swap");
+    copy_tree(&export_dir(), &export);
+    let bst = export.join("model.bst");
+    std::fs::rename(&bst, work.join("model.bst")).unwrap();
+    symlink(work.join("model.bst"), &bst).unwrap();
+    expect_refused(&reg, &root, &export, &bst);
+
+    // A symbolic link to a directory.
+    let export = work.join("export-dirlink");
+    copy_tree(&export_dir(), &export);
+    let assets = export.join("assets");
+    std::fs::rename(&assets, work.join("assets")).unwrap();
+    symlink(work.join("assets"), &assets).unwrap();
+    expect_refused(&reg, &root, &export, &assets);
+
+    // A FIFO (reading it would block forever).
+    let export = work.join("export-fifo");
+    copy_tree(&export_dir(), &export);
+    let fifo = export.join("assets/pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    expect_refused(&reg, &root, &export, &fifo);
+
+    // A socket.
+    let export = work.join("export-socket");
+    copy_tree(&export_dir(), &export);
+    let sock = export.join("assets/sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    expect_refused(&reg, &root, &export, &sock);
+
+    // The artifact itself a symbolic link to a model file.
+    let link = work.join("model-link.json");
+    symlink(small_model(), &link).unwrap();
+    expect_refused(&reg, &root, &link, &link);
+
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// Bug 6: copies are never more permissive than their source: read and
+/// write bits only (`0o644` at most), no bit the source lacks, and the
+/// umask applies.
+#[cfg(unix)]
+#[test]
+fn uploaded_copies_never_widen_permissions() {
+    let root = fresh_dir("perms");
+    let work = fresh_dir("perms-src");
+    let reg = Registry::open(&root).unwrap();
+    let export = work.join("export");
+    copy_tree(&export_dir(), &export);
+    chmod(&export.join("model.bst"), 0o600);
+    chmod(&export.join("assets/0.txt"), 0o640);
+    chmod(&export.join("assets/model_metadata.json"), 0o755);
+    reg.upload(&export, &UploadOptions::new("bq")).unwrap();
+    let art = root.join("models/bq/versions/1/artifact");
+    assert_eq!(mode_of(&art.join("model.bst")), 0o600);
+    assert_eq!(mode_of(&art.join("assets/0.txt")) & 0o077, 0o040 & 0o077);
+    assert_eq!(mode_of(&art.join("assets/model_metadata.json")) & 0o111, 0);
+    assert!(mode_of(&art.join("assets/model_metadata.json")) & !0o644 == 0);
+
+    let file = work.join("private.json");
+    std::fs::copy(small_model(), &file).unwrap();
+    chmod(&file, 0o400);
+    reg.upload(&file, &UploadOptions::new("xgb")).unwrap();
+    let copy = root.join("models/xgb/versions/1/artifact/private.json");
+    assert_eq!(mode_of(&copy) & 0o077, 0, "{:o}", mode_of(&copy));
+    reg.verify("xgb@1").unwrap();
+    reg.verify("bq@1").unwrap();
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// Bug 7: a stored file or directory replaced by a symbolic link, even to
+/// identical content, is refused on load and on verify.
+#[cfg(unix)]
+#[test]
+fn symlinks_in_stored_versions_are_refused() {
+    use std::os::unix::fs::symlink;
+    let root = fresh_dir("symlink-stored");
+    let work = fresh_dir("symlink-stored-src");
+    let reg = Registry::open(&root).unwrap();
+    for _ in 0..4 {
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    }
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    let swap = |path: &Path, tag: &str| {
+        let aside = work.join(tag);
+        std::fs::rename(path, &aside).unwrap();
+        symlink(&aside, path).unwrap();
+    };
+
+    // The model file of a file artifact.
+    swap(
+        &root.join("models/xgb/versions/1/artifact/binary_logistic_extreme.json"),
+        "xgb.json",
+    );
+    expect_integrity(&reg, "xgb@1", "binary_logistic_extreme.json");
+    // A file of an export.
+    swap(&root.join("models/bq/versions/1/artifact/model.bst"), "bst");
+    expect_integrity(&reg, "bq@1", "model.bst");
+    // A directory of an export.
+    swap(&root.join("models/bq/versions/2/artifact/assets"), "assets");
+    expect_integrity(&reg, "bq@2", "assets");
+    // The artifact directory itself.
+    swap(&root.join("models/bq/versions/3/artifact"), "artifact");
+    expect_integrity(&reg, "bq@3", "artifact");
+    // The untouched version still loads.
+    reg.load("bq@4", &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
 fn export_dir() -> PathBuf {
     repo().join("models/bqml/boosted_tree_classifier_model")
 }

@@ -369,3 +369,38 @@ fn eight_processes_upload_at_once() {
     }
     assert_eq!(std::fs::read_dir(reg.join("tmp")).unwrap().count(), 0);
 }
+
+/// `registry upload` refuses a directory containing a symbolic link (it
+/// used to copy the link's target into the registry, readable by all).
+#[cfg(unix)]
+#[test]
+fn upload_refuses_a_symbolic_link() {
+    let reg = tmp("symlink");
+    let src = tmp("symlink-src");
+    let export = src.join("export");
+    std::fs::create_dir_all(export.join("assets")).unwrap();
+    for e in std::fs::read_dir(repo().join(EXPORT).join("assets")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, export.join("assets").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        repo().join(EXPORT).join("model.bst"),
+        export.join("model.bst"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", export.join("assets/host.txt")).unwrap();
+    let o = quercus_in(
+        &reg,
+        &[
+            "registry",
+            "upload",
+            export.to_str().unwrap(),
+            "--model-id",
+            "x",
+        ],
+    );
+    fails(&o, &["host.txt", "symbolic link"]);
+    let o = quercus_in(&reg, &["registry", "describe", "x"]);
+    fails(&o, &["no model `x`"]);
+    std::fs::remove_dir_all(&src).ok();
+}

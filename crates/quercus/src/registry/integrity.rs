@@ -1,8 +1,10 @@
-//! Content hashes (SHA-256, by the `sha2` crate) and the check of a stored
-//! artifact against them.
+//! Content hashes (SHA-256, by the `sha2` crate) and the checks of what is
+//! on disk: only regular files and real directories, never a symbolic link,
+//! FIFO, socket or device, whether uploading an artifact or reading a stored
+//! one.
 
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs::{self, File, FileType};
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
@@ -60,6 +62,69 @@ pub(super) fn directory_digest(files: &[FileRecord]) -> String {
     h.finish_hex()
 }
 
+/// What a file type is, for messages.
+pub(super) fn describe(t: &FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Opens a regular file for reading without following a symbolic link in
+/// its last component and without blocking on a FIFO. `Ok(Err(what))`: the
+/// path is something else (`what` says what).
+pub(super) fn open_regular(
+    path: &Path,
+) -> std::io::Result<std::result::Result<File, &'static str>> {
+    #[cfg(unix)]
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+    };
+    #[cfg(not(unix))]
+    let opened = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => return Ok(Err("a symbolic link")),
+        Ok(_) => File::open(path),
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok(f) => {
+            let t = f.metadata()?.file_type();
+            Ok(if t.is_file() {
+                Ok(f)
+            } else {
+                Err(describe(&t))
+            })
+        }
+        Err(e) => match fs::symlink_metadata(path) {
+            // O_NOFOLLOW fails with ELOOP on a link.
+            Ok(m) if m.file_type().is_symlink() => Ok(Err("a symbolic link")),
+            _ => Err(e),
+        },
+    }
+}
+
 /// Reads from `input` to its end, hashing, passing each chunk to `sink`.
 pub(super) fn hash_reader(
     mut input: impl Read,
@@ -105,36 +170,44 @@ fn rel_string(rel: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-/// Every regular file under `dir` (following symbolic links), as sorted
-/// `/`-separated relative paths. Anything else (sockets, devices) is an error.
-pub(super) fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>, depth: usize) -> Result<()> {
+/// Every regular file under `dir`, as sorted `/`-separated relative paths,
+/// never following a symbolic link. Anything but a regular file or a
+/// directory (a symbolic link, FIFO, socket, device) is `refuse(path, what)`.
+pub(super) fn list_files(
+    dir: &Path,
+    refuse: &dyn Fn(&Path, &str) -> Error,
+) -> Result<Vec<(String, PathBuf)>> {
+    fn walk(
+        base: &Path,
+        dir: &Path,
+        out: &mut Vec<(String, PathBuf)>,
+        depth: usize,
+        refuse: &dyn Fn(&Path, &str) -> Error,
+    ) -> Result<()> {
         if depth > 64 {
             return Err(Error::option(format!(
-                "{} is nested too deeply (a symbolic link loop?)",
+                "{} is nested too deeply",
                 dir.display()
             )));
         }
         for entry in fs::read_dir(dir).map_err(io_at(dir))? {
             let entry = entry.map_err(io_at(dir))?;
             let path = entry.path();
-            let meta = fs::metadata(&path).map_err(io_at(&path))?;
-            if meta.is_dir() {
-                walk(base, &path, out, depth + 1)?;
-            } else if meta.is_file() {
+            // Not followed: the type of the entry itself.
+            let t = entry.file_type().map_err(io_at(&path))?;
+            if t.is_dir() {
+                walk(base, &path, out, depth + 1, refuse)?;
+            } else if t.is_file() {
                 let rel = path.strip_prefix(base).unwrap_or(&path);
                 out.push((rel_string(rel)?, path));
             } else {
-                return Err(Error::option(format!(
-                    "{} is neither a file nor a directory",
-                    path.display()
-                )));
+                return Err(refuse(&path, describe(&t)));
             }
         }
         Ok(())
     }
     let mut out = Vec::new();
-    walk(dir, dir, &mut out, 0)?;
+    walk(dir, dir, &mut out, 0, refuse)?;
     out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     Ok(out)
 }
@@ -143,26 +216,42 @@ fn is_not_found(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound)
 }
 
-/// Reads a stored file (the artifact of a file version) for loading.
+/// Reads a stored file (the artifact of a file version) for loading, refusing
+/// a symbolic link or anything else that is not a regular file.
 pub(super) fn read_stored(path: &Path, what: &str, name: &str) -> Result<Vec<u8>> {
-    match fs::read(path) {
-        Ok(b) => Ok(b),
+    let file = match open_regular(path) {
+        Ok(Ok(f)) => f,
+        Ok(Err(kind)) => return Err(not_regular(what, name, kind).with_path(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(missing(what, name).with_path(path))
+            return Err(missing(what, name).with_path(path));
         }
-        Err(e) => Err(Error::io(e).with_path(path)),
-    }
+        Err(e) => return Err(Error::io(e).with_path(path)),
+    };
+    let mut bytes = Vec::new();
+    hash_reader(file, path, |chunk| {
+        bytes.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    Ok(bytes)
+}
+
+fn not_regular(what: &str, name: &str, kind: &str) -> Error {
+    Error::integrity(format!(
+        "{what}: {name} is {kind}, not a regular file: the stored artifact was changed after \
+         upload"
+    ))
 }
 
 fn missing(what: &str, name: &str) -> Error {
     Error::integrity(format!("{what}: file {name} is missing"))
 }
 
-/// Checks a stored version's artifact against its record: the files are
-/// the recorded ones (none added) and have their recorded SHA-256.
-/// `preloaded`: the bytes of a file artifact already read, hashed instead of
-/// re-reading it. An [`ErrorKind::Integrity`] error names the first file
-/// that differs.
+/// Checks a stored version's artifact against its record: the version and
+/// artifact directories are real directories, every file is a regular file
+/// (no symbolic link anywhere), the files are exactly the recorded ones and
+/// have their recorded SHA-256. `preloaded`: the bytes of a file artifact
+/// already read (with [`read_stored`]), hashed instead of re-reading it.
+/// An [`ErrorKind::Integrity`] error names the first file that differs.
 pub(super) fn verify_artifact(
     version_dir: &Path,
     what: &str,
@@ -170,7 +259,28 @@ pub(super) fn verify_artifact(
     preloaded: Option<&[u8]>,
 ) -> Result<()> {
     let dir = version_dir.join(ARTIFACT_DIR);
-    let present = list_files(&dir)?;
+    for (d, name) in [(version_dir, "the version directory"), (&dir, ARTIFACT_DIR)] {
+        match fs::symlink_metadata(d) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) => {
+                return Err(Error::integrity(format!(
+                    "{what}: {name} is {}, not a directory: the stored artifact was changed \
+                     after upload",
+                    describe(&m.file_type())
+                ))
+                .with_path(d));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(missing(what, name).with_path(d));
+            }
+            Err(e) => return Err(Error::io(e).with_path(d)),
+        }
+    }
+    let refuse = |path: &Path, kind: &str| {
+        let rel = path.strip_prefix(&dir).unwrap_or(path);
+        not_regular(what, &rel.display().to_string(), kind).with_path(path)
+    };
+    let present = list_files(&dir, &refuse)?;
     let recorded: BTreeSet<&str> = art.files.iter().map(|f| f.path.as_str()).collect();
     for (rel, path) in &present {
         if !recorded.contains(rel.as_str()) {
@@ -180,17 +290,25 @@ pub(super) fn verify_artifact(
             );
         }
     }
+    let present: BTreeSet<&str> = present.iter().map(|(rel, _)| rel.as_str()).collect();
     for f in &art.files {
         let path = dir.join(&f.path);
+        if !present.contains(f.path.as_str()) {
+            return Err(missing(what, &f.path).with_path(&path));
+        }
         let (size, sha) = match preloaded {
             Some(bytes) => (bytes.len() as u64, sha256_hex(bytes)),
-            None => match File::open(&path)
-                .map_err(io_at(&path))
-                .and_then(|file| hash_reader(file, &path, |_| Ok(())))
-            {
-                Ok(h) => h,
-                Err(e) if is_not_found(&e) => return Err(missing(what, &f.path).with_path(&path)),
-                Err(e) => return Err(e),
+            None => match open_regular(&path) {
+                Ok(Ok(file)) => hash_reader(file, &path, |_| Ok(()))?,
+                Ok(Err(kind)) => return Err(not_regular(what, &f.path, kind).with_path(&path)),
+                Err(e) => {
+                    let e = Error::io(e).with_path(&path);
+                    return Err(if is_not_found(&e) {
+                        missing(what, &f.path).with_path(&path)
+                    } else {
+                        e
+                    });
+                }
             },
         };
         if sha != f.sha256 {

@@ -63,8 +63,16 @@
 //! directory into place and rewrites `model.json` (write to a temporary file,
 //! fsync, rename). A crash leaves at most an unreferenced directory, never a
 //! half-written visible version. Every load re-hashes the artifact and
-//! refuses it ([`ErrorKind::Integrity`], naming
-//! the file) if a file changed, disappeared or appeared.
+//! refuses it ([`ErrorKind::Integrity`], naming the file) if a file changed,
+//! disappeared or appeared, or was replaced by a symbolic link (or anything
+//! else that is not a regular file, or a directory by a link).
+//!
+//! Only regular files and directories are uploaded: a symbolic link, FIFO,
+//! socket or device anywhere in the artifact, the artifact itself included,
+//! is refused ([`ErrorKind::Registry`], naming it). Copies are never more
+//! permissive than their source: read and write for the uploader, read for
+//! the source's group (only when the copy has that group) and for others
+//! only when the source allows it, no execute bits, then the umask.
 //!
 //! A file artifact's `sha256` is the SHA-256 of its bytes (what `sha256sum`
 //! prints). A directory's is the SHA-256 of one line per file, in byte order
@@ -279,7 +287,8 @@ impl Registry {
 
     /// Uploads a model file or BigQuery ML export directory as the next
     /// version of `opts.model_id` (creating the model if needed) and returns
-    /// the new version's Model resource.
+    /// the new version's Model resource. A symbolic link, FIFO, socket or
+    /// device in the artifact (or as the artifact) is refused.
     pub fn upload(
         &self,
         artifact: impl AsRef<Path>,
@@ -299,7 +308,7 @@ impl Registry {
             ..MetadataOptions::default()
         };
         meta_opts.validate()?;
-        let is_dir = fs::metadata(src).map_err(io_at(src))?.is_dir();
+        let is_dir = staging::artifact_kind(src)?;
         if is_dir
             && !src.join("model.bst").is_file()
             && !src.join("assets").join("model_metadata.json").is_file()
@@ -597,7 +606,8 @@ impl Registry {
     }
 
     /// Re-hashes the artifact of the version a reference names; an
-    /// [`ErrorKind::Integrity`] error names the first file that differs.
+    /// [`ErrorKind::Integrity`] error names the first file that differs (or
+    /// that is a symbolic link, or not a regular file).
     pub fn verify(&self, reference: &str) -> Result<()> {
         let r = Reference::parse(reference)?;
         let _lock = lock::shared(&self.root)?;
