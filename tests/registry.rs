@@ -761,3 +761,126 @@ const XGB_SHA256: &str = "34f84b216e1b0611233a53ef6ab313e119e45bacd1cb5e94d8046f
 /// The directory digest of models/bqml/boosted_tree_classifier_model, as
 /// recorded by the hand-written SHA-256 that `sha2` replaced.
 const EXPORT_DIGEST: &str = "7aff4cd5a0bb519474cb53df44b409d197af72c7f3d0dbfb40f753b116e10b2b";
+
+// ---------------------------------------------------------------------------
+// Regression tests: read-only registries, exhausted version ids.
+
+/// Every path under `dir` with its metadata (not following links), sorted.
+#[cfg(unix)]
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64, Option<std::time::SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p, m.mode(), m.len(), m.modified().ok()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Bug 8: reading a registry writes nothing and needs no write access: no
+/// `.lock` is created, nothing changes. (As root the permission bits are
+/// not enforced, so the test also checks that nothing at all was written.)
+#[cfg(unix)]
+#[test]
+fn a_read_only_registry_can_be_read() {
+    let root = fresh_dir("read-only");
+    {
+        let reg = Registry::open(&root).unwrap();
+        reg.upload(small_model(), &UploadOptions::new("xgb"))
+            .unwrap();
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    }
+    let _ = std::fs::remove_file(root.join(".lock"));
+    std::fs::remove_dir(root.join("tmp")).unwrap();
+    let tree = snapshot(&root);
+    let set_modes = |file: u32, dir: u32| {
+        for (p, mode, ..) in &tree {
+            if mode & 0o170000 == 0o040000 {
+                chmod(p, dir);
+            } else {
+                chmod(p, file);
+            }
+        }
+        chmod(&root, dir);
+    };
+    set_modes(0o444, 0o555);
+    let tree = snapshot(&root);
+
+    let reg = Registry::open(&root).unwrap();
+    assert_eq!(reg.list().unwrap().len(), 2);
+    assert_eq!(reg.list_versions("bq").unwrap().len(), 2);
+    assert_eq!(
+        reg.describe("bq@2").unwrap().version_id.as_deref(),
+        Some("2")
+    );
+    assert_eq!(reg.resolve("bq").unwrap(), ("bq".to_string(), 1));
+    reg.verify("xgb").unwrap();
+    reg.verify("bq@2").unwrap();
+    reg.load("xgb", &LoadOptions::default()).unwrap();
+    reg.load("bq@2", &LoadOptions::default()).unwrap();
+    assert!(!root.join(".lock").exists());
+    assert_eq!(snapshot(&root), tree);
+
+    set_modes(0o644, 0o755);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// Bug 8: a hand-edited `nextVersionId` at the end of the id space is refused
+/// before anything is staged or moved, and leaves nothing behind. Version ids
+/// have at most 19 digits (Vertex's), so 9999999999999999999 is the last.
+#[test]
+fn exhausted_version_ids_leave_nothing_behind() {
+    let root = fresh_dir("exhausted");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    let state = root.join("models/m/model.json");
+    let edit = |next: &str| {
+        let text = std::fs::read_to_string(&state).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let old = v["nextVersionId"].to_string();
+        let text = text.replacen(
+            &format!("\"nextVersionId\": {old}"),
+            &format!("\"nextVersionId\": {next}"),
+            1,
+        );
+        std::fs::write(&state, text).unwrap();
+    };
+    for next in ["18446744073709551615", "10000000000000000000"] {
+        edit(next);
+        let before = std::fs::read(&state).unwrap();
+        let e = reg
+            .upload(small_model(), &UploadOptions::new("m"))
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+        assert!(e.to_string().contains("version id"), "{e}");
+        assert_eq!(std::fs::read(&state).unwrap(), before);
+        let versions: Vec<_> = std::fs::read_dir(root.join("models/m/versions"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(versions, ["1"], "orphan version directory");
+        assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+        reg.verify("m@1").unwrap();
+    }
+    // The last id is still usable, and can be named.
+    edit("9999999999999999999");
+    let v = reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    assert_eq!(v.version_id.as_deref(), Some("9999999999999999999"));
+    reg.load("m@9999999999999999999", &LoadOptions::default())
+        .unwrap();
+    let e = reg
+        .upload(small_model(), &UploadOptions::new("m"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -404,3 +404,78 @@ fn upload_refuses_a_symbolic_link() {
     fails(&o, &["no model `x`"]);
     std::fs::remove_dir_all(&src).ok();
 }
+
+/// Sets the permissions of every file and directory under `dir` (and of
+/// `dir`).
+#[cfg(unix)]
+fn chmod_tree(dir: &Path, file_mode: u32, dir_mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            chmod_tree(&p, file_mode, dir_mode);
+        } else {
+            set(&p, file_mode);
+        }
+    }
+    set(dir, dir_mode);
+}
+
+/// A registry its reader may not write (a shared or read-only mounted one):
+/// list, describe, verify and loading work, and nothing is created. Root
+/// ignores permission bits, so as root the reads run as `nobody` (setpriv).
+#[cfg(unix)]
+#[test]
+fn a_registry_the_reader_cannot_write_is_readable() {
+    let reg = tmp("read-only");
+    ok(&quercus_in(
+        &reg,
+        &["registry", "upload", MODEL, "--model-id", "churn"],
+    ));
+    ok(&quercus_in(
+        &reg,
+        &["registry", "upload", EXPORT, "--model-id", "bq"],
+    ));
+    chmod_tree(&reg, 0o444, 0o555);
+    let probe = reg.join("probe");
+    let privileged = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    let reader = |args: &[&str]| -> Output {
+        let mut c = if privileged {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_quercus"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_quercus"))
+        };
+        c.args(args)
+            .env("QUERCUS_REGISTRY", &reg)
+            .current_dir(&reg)
+            .output()
+            .expect("runs")
+    };
+    if privileged && !reader(&["--version"]).status.success() {
+        eprintln!("skipped: cannot run the quercus binary as nobody (setpriv)");
+        chmod_tree(&reg, 0o644, 0o755);
+        return;
+    }
+    let before = ok(&reader(&["registry", "list", "--json"]));
+    assert_eq!(json(&before)["models"].as_array().unwrap().len(), 2);
+    let d = json(&ok(&reader(&["registry", "describe", "bq"])));
+    assert_eq!(d["versionId"], "1");
+    ok(&reader(&["registry", "list", "churn"]));
+    ok(&reader(&["registry", "verify", "churn@1"]));
+    ok(&reader(&["registry", "verify", "bq"]));
+    ok(&reader(&["inspect", "registry://churn", "--json"]));
+    ok(&reader(&["inspect", "registry://bq@1", "--json"]));
+    // A change needs write access.
+    if privileged {
+        let o = reader(&["registry", "merge-aliases", "churn@1", "prod"]);
+        assert_eq!(o.status.code(), Some(1));
+    }
+    chmod_tree(&reg, 0o644, 0o755);
+    std::fs::remove_dir_all(&reg).ok();
+}

@@ -1,5 +1,12 @@
 //! The registry lock: `ROOT/.lock`, `flock`ed exclusively by changes and
 //! shared by reads.
+//!
+//! Only changes create the lock file or open it for writing. A read opens it
+//! read-only (a shared `flock` needs no write access), so a registry on a
+//! read-only mount, or one the reader may not write, can be read. When the
+//! file is absent or unreadable a read goes on without it: writers create the
+//! file before their first change, so its absence means no writer has used
+//! this registry, and every change is a rename, never a partial write.
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -10,12 +17,13 @@ use super::io_at;
 
 pub(super) const LOCK_FILE: &str = ".lock";
 
-/// A held lock, released on drop.
+/// A held lock, released on drop (or no lock, for a read without one).
 pub(super) struct Lock {
-    _file: File,
+    _file: Option<File>,
 }
 
-fn lock(root: &Path, exclusive: bool) -> Result<Lock> {
+/// The exclusive lock, for a change; creates the lock file if needed.
+pub(super) fn exclusive(root: &Path) -> Result<Lock> {
     let path = root.join(LOCK_FILE);
     let file = fs::OpenOptions::new()
         .create(true)
@@ -23,21 +31,37 @@ fn lock(root: &Path, exclusive: bool) -> Result<Lock> {
         .write(true)
         .open(&path)
         .map_err(io_at(&path))?;
-    if exclusive {
-        file.lock()
-    } else {
-        file.lock_shared()
-    }
-    .map_err(io_at(&path))?;
-    Ok(Lock { _file: file })
+    file.lock().map_err(io_at(&path))?;
+    Ok(Lock { _file: Some(file) })
 }
 
-/// The exclusive lock, for a change.
-pub(super) fn exclusive(root: &Path) -> Result<Lock> {
-    lock(root, true)
-}
-
-/// A shared lock, for a read.
+/// A shared lock, for a read: never creates or writes anything.
 pub(super) fn shared(root: &Path) -> Result<Lock> {
-    lock(root, false)
+    let path = root.join(LOCK_FILE);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            return Ok(Lock { _file: None });
+        }
+        Err(e) => return Err(io_at(&path)(e)),
+    };
+    file.lock_shared().map_err(io_at(&path))?;
+    Ok(Lock { _file: Some(file) })
+}
+
+/// Creates the lock file of a new registry.
+pub(super) fn create(root: &Path) -> Result<()> {
+    let path = root.join(LOCK_FILE);
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map(drop)
+        .map_err(io_at(&path))
 }

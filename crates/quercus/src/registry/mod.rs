@@ -34,9 +34,9 @@
 //!   `-`; an alias matches `[a-z][a-z0-9-]{0,126}[a-z0-9]` (so it is never a
 //!   number); labels follow [`quercus_vertex::validate`].
 //! * Uploading to a model id creates the model, or its next version. Version
-//!   ids are `1`, `2`, ... and are never reused while the model exists (after
-//!   its last version is deleted the model is gone, and a new upload starts a
-//!   new model at `1`, as on Vertex).
+//!   ids are `1`, `2`, ... (at most 19 digits, as on Vertex) and are never
+//!   reused while the model exists (after its last version is deleted the
+//!   model is gone, and a new upload starts a new model at `1`, as on Vertex).
 //! * The first version gets the alias `default`. Exactly one version carries
 //!   `default`. An alias names one version within a model: adding an alias
 //!   that another version carries moves it (so adding `default` to a version
@@ -62,8 +62,9 @@
 //! then — holding the lock — takes the next version id, renames the staged
 //! directory into place and rewrites `model.json` (write to a temporary file,
 //! fsync, rename). A crash leaves at most an unreferenced directory, never a
-//! half-written visible version. Every load re-hashes the artifact and
-//! refuses it ([`ErrorKind::Integrity`], naming the file) if a file changed,
+//! half-written visible version; an upload that fails removes what it
+//! staged or moved. Every load re-hashes the artifact and refuses it
+//! ([`ErrorKind::Integrity`], naming the file) if a file changed,
 //! disappeared or appeared, or was replaced by a symbolic link (or anything
 //! else that is not a regular file, or a directory by a link).
 //!
@@ -73,6 +74,11 @@
 //! permissive than their source: read and write for the uploader, read for
 //! the source's group (only when the copy has that group) and for others
 //! only when the source allows it, no execute bits, then the umask.
+//!
+//! Reads (`list`, `describe`, `resolve`, `verify`, `load`) write nothing and
+//! need no write access: they take the shared lock through a read-only
+//! descriptor of `.lock` (or no lock when it is absent or unreadable), so a
+//! registry on a read-only mount can be read.
 //!
 //! A file artifact's `sha256` is the SHA-256 of its bytes (what `sha256sum`
 //! prints). A directory's is the SHA-256 of one line per file, in byte order
@@ -102,6 +108,7 @@ pub use reference::{Reference, VersionSelector};
 
 use crate::metadata::{MetadataOptions, Origin};
 use crate::{LoadOptions, Model};
+use staging::Stage;
 use state::{
     ARTIFACT_DIR, LAYOUT_FILE, ModelState, STATE_FILE, VERSION_FILE, VersionRecord, VersionState,
 };
@@ -166,21 +173,23 @@ fn file_uri(path: &Path) -> String {
 }
 
 impl Registry {
-    /// Opens (creating it if needed) the registry rooted at `root`.
+    /// Opens the registry rooted at `root`, creating it if there is none.
+    /// Opening an existing registry writes nothing (it may be read-only).
     pub fn open(root: impl AsRef<Path>) -> Result<Registry> {
         let root = root.as_ref();
-        for d in [root.join("models"), root.join("tmp")] {
-            fs::create_dir_all(&d).map_err(io_at(&d))?;
-        }
-        let root = fs::canonicalize(root).map_err(io_at(root))?;
         let layout = root.join(LAYOUT_FILE);
         match fs::read(&layout) {
             Ok(bytes) => state::check_layout(&bytes, &layout)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                for d in [root.join("models"), root.join("tmp")] {
+                    fs::create_dir_all(&d).map_err(io_at(&d))?;
+                }
+                lock::create(root)?;
                 crate::io::write_atomic(&layout, &state::layout_json())?;
             }
             Err(e) => return Err(Error::io(e).with_path(&layout)),
         }
+        let root = fs::canonicalize(root).map_err(io_at(root))?;
         Ok(Registry {
             root,
             #[cfg(feature = "test-hooks")]
@@ -253,7 +262,9 @@ impl Registry {
     /// Moves `path` into `tmp/` and deletes it there (the rename is atomic, so
     /// nothing half-deleted is ever visible).
     fn discard(&self, path: &Path) -> Result<()> {
-        let trash = self.root.join("tmp").join(staging::unique("trash"));
+        let tmp = self.root.join("tmp");
+        fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
+        let trash = tmp.join(staging::unique("trash"));
         fs::rename(path, &trash).map_err(io_at(path))?;
         let _ = staging::sync_dir(path.parent().unwrap_or(&self.root));
         fs::remove_dir_all(&trash).map_err(io_at(&trash))
@@ -321,25 +332,29 @@ impl Registry {
             ))
             .with_path(src));
         }
-
-        let stage = self.root.join("tmp").join(staging::unique("upload"));
-        let result = self.upload_staged(src, is_dir, &stage, opts, meta_opts);
-        if stage.exists() {
-            let _ = fs::remove_dir_all(&stage);
+        // Nor is anything copied for a model whose version ids are used up
+        // (checked again under the lock; the state file is replaced
+        // atomically, so reading it unlocked is safe).
+        if let Ok(Some(s)) = self.state(&opts.model_id) {
+            s.next_version()?;
         }
-        result
+
+        let tmp = self.root.join("tmp");
+        fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
+        let stage = Stage::new(tmp.join(staging::unique("upload")));
+        self.upload_staged(src, is_dir, &stage, opts, meta_opts)
     }
 
     fn upload_staged(
         &self,
         src: &Path,
         is_dir: bool,
-        stage: &Path,
+        stage: &Stage,
         opts: &UploadOptions,
         mut meta_opts: MetadataOptions,
     ) -> Result<vertex::Model> {
         // 1. Copy and hash, outside the lock.
-        let art = stage.join(ARTIFACT_DIR);
+        let art = stage.path().join(ARTIFACT_DIR);
         let (artifact, model_path) = staging::stage_artifact(src, is_dir, &art)?;
         // 2. Check that the copy is a model and describe it.
         let model = Model::load_with(&model_path, &opts.load).map_err(|e| {
@@ -353,7 +368,7 @@ impl Registry {
             meta_opts.display_name = Some(crate::metadata::display_name_of(src));
         }
         for (name, text) in model.predict_schemata().yaml_files() {
-            staging::write_synced(&stage.join(name), text.as_bytes())?;
+            staging::write_synced(&stage.path().join(name), text.as_bytes())?;
         }
 
         // 3. Under the lock: number the version, move it into place, record it.
@@ -374,7 +389,8 @@ impl Registry {
         };
         #[cfg(feature = "test-hooks")]
         std::thread::sleep(self.upload_pause);
-        let version = state.next_version_id;
+        // Before anything is moved into the model's directory.
+        let version = state.next_version()?;
         let vdir = self.version_dir(id, version);
         meta_opts.artifact_uri = Some(file_uri(&vdir.join(ARTIFACT_DIR)));
         meta_opts.schemata_uri = Some(file_uri(&vdir));
@@ -386,10 +402,9 @@ impl Registry {
             artifact,
             model: resource,
         };
-        staging::write_synced(&stage.join(VERSION_FILE), &state::to_json(&record))?;
+        staging::write_synced(&stage.path().join(VERSION_FILE), &state::to_json(&record))?;
         staging::sync_dir(&art)?;
-        staging::sync_dir(stage)?;
-        self.place_version(stage, &vdir)?;
+        staging::sync_dir(stage.path())?;
 
         let mut aliases: Vec<String> = Vec::new();
         if state.versions.is_empty() {
@@ -412,21 +427,39 @@ impl Registry {
             aliases,
             update_time: time.clone(),
         });
-        state.next_version_id = version + 1;
+        state.next_version_id = version + 1; // <= MAX_VERSION_ID + 1
         state.update_time = time;
-        self.write_state(&state)?;
+        state::check_invariants(&state)?;
+
+        let new_model = !mdir.exists();
+        let placed = self.place_version(stage, &vdir).and_then(|()| {
+            self.write_state(&state).inspect_err(|_| {
+                // Unless the state was written after all (only syncing its
+                // directory failed), the moved version is an orphan.
+                if !matches!(self.state(id), Ok(Some(s)) if s.versions.iter().any(|v| v.version_id == version))
+                {
+                    let _ = self.discard(&vdir);
+                }
+            })
+        });
+        if let Err(e) = placed {
+            if new_model && fs::symlink_metadata(mdir.join(STATE_FILE)).is_err() {
+                let _ = self.discard(&mdir);
+            }
+            return Err(e);
+        }
         self.resource(&state, version)
     }
 
     /// Moves a staged version to `vdir`, replacing debris of a crash.
-    fn place_version(&self, stage: &Path, vdir: &Path) -> Result<()> {
+    fn place_version(&self, stage: &Stage, vdir: &Path) -> Result<()> {
         let versions_dir = vdir.parent().unwrap_or(&self.root);
         fs::create_dir_all(versions_dir).map_err(io_at(versions_dir))?;
-        if vdir.exists() {
+        if fs::symlink_metadata(vdir).is_ok() {
             // Debris of a crash between the rename and the state update.
             self.discard(vdir)?;
         }
-        fs::rename(stage, vdir).map_err(io_at(vdir))?;
+        fs::rename(stage.path(), vdir).map_err(io_at(vdir))?;
         staging::sync_dir(versions_dir)
     }
 
@@ -435,8 +468,12 @@ impl Registry {
     pub fn list(&self) -> Result<Vec<vertex::Model>> {
         let _lock = lock::shared(&self.root)?;
         let dir = self.root.join("models");
-        let mut ids: Vec<String> = fs::read_dir(&dir)
-            .map_err(io_at(&dir))?
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(e).with_path(&dir)),
+        };
+        let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .filter(|id| vertex::validate::model_id(id).is_ok())
@@ -599,7 +636,7 @@ impl Registry {
         s.update_time = time;
         self.write_state(&s)?;
         let vdir = self.version_dir(&id, version);
-        if vdir.exists() {
+        if fs::symlink_metadata(&vdir).is_ok() {
             self.discard(&vdir)?;
         }
         Ok(())

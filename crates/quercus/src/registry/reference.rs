@@ -89,6 +89,8 @@ mod tests {
         );
         let r = Reference::parse("churn@champion").unwrap();
         assert_eq!(r.version, VersionSelector::Alias("champion".into()));
+        let r = Reference::parse("churn@9999999999999999999").unwrap();
+        assert_eq!(r.version, VersionSelector::Id(9_999_999_999_999_999_999));
         for bad in [
             "",
             "Churn",
@@ -96,6 +98,7 @@ mod tests {
             "churn@0",
             "churn@01",
             "churn@Prod",
+            "churn@10000000000000000000",
             "1x@1",
             "a@b@c",
         ] {

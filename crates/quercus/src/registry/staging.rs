@@ -22,6 +22,30 @@ use super::integrity::{self, describe, directory_digest, hash_reader};
 use super::io_at;
 use super::state::{ArtifactRecord, FileRecord};
 
+/// A directory in `tmp/` removed on drop unless it was moved away (so every
+/// error path, and a panic, cleans up).
+pub(super) struct Stage {
+    dir: PathBuf,
+}
+
+impl Stage {
+    pub(super) fn new(dir: PathBuf) -> Stage {
+        Stage { dir }
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if fs::symlink_metadata(&self.dir).is_ok() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// A name unique to this process and call, for temporary files.

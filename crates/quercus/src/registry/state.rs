@@ -20,6 +20,10 @@ pub(super) const STATE_FILE: &str = "model.json";
 pub(super) const VERSION_FILE: &str = "version.json";
 pub(super) const ARTIFACT_DIR: &str = "artifact";
 
+/// The largest version id: Vertex's version ids have at most 19 digits (and
+/// a reference cannot name a longer one).
+pub(super) const MAX_VERSION_ID: u64 = 9_999_999_999_999_999_999;
+
 /// The mutable state of a model (`models/ID/model.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -80,6 +84,20 @@ impl ModelState {
             update_time: time.to_string(),
             versions: Vec::new(),
         }
+    }
+
+    /// The id the next upload gets, refused when the ids are used up (a
+    /// hand-edited `nextVersionId` can be anything up to 2^64 - 1).
+    pub(super) fn next_version(&self) -> Result<u64> {
+        let v = self.next_version_id;
+        if v == 0 || v > MAX_VERSION_ID {
+            return Err(Error::registry(format!(
+                "model `{}` has no version id left: the next version id would be {v}, and \
+                 version ids go from 1 to {MAX_VERSION_ID}",
+                self.model_id
+            )));
+        }
+        Ok(v)
     }
 
     /// Which version a reference names.
@@ -266,5 +284,18 @@ mod tests {
         s.next_version_id = 4;
         s.versions.swap(0, 1);
         assert!(check_invariants(&s).is_err());
+    }
+
+    #[test]
+    fn version_ids_run_out_without_overflow() {
+        let mut s = ModelState::new("m", "");
+        assert_eq!(s.next_version().unwrap(), 1);
+        s.next_version_id = MAX_VERSION_ID;
+        assert_eq!(s.next_version().unwrap(), MAX_VERSION_ID);
+        for next in [0, MAX_VERSION_ID + 1, u64::MAX] {
+            s.next_version_id = next;
+            let e = s.next_version().unwrap_err();
+            assert!(e.to_string().contains("no version id left"), "{e}");
+        }
     }
 }
