@@ -511,10 +511,16 @@ fn a_corrupt_state_file_is_a_registry_error_naming_it() {
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Eight threads upload to one model id at once. Each holds the lock for
+/// 100 ms (the `test-hooks` seam), so without the lock they would all read
+/// the same next version id; with it they get 1..8 and take at least
+/// 8 x 100 ms in total.
 #[test]
 fn concurrent_uploads_from_threads_get_distinct_versions() {
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
     let root = fresh_dir("threads");
-    let reg = Registry::open(&root).unwrap();
+    let reg = Registry::open(&root).unwrap().with_upload_pause(PAUSE);
+    let start = std::time::Instant::now();
     let ids: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..8)
             .map(|_| {
@@ -529,11 +535,352 @@ fn concurrent_uploads_from_threads_get_distinct_versions() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    let elapsed = start.elapsed();
     let mut got: Vec<u64> = ids.iter().map(|v| v.parse().unwrap()).collect();
     got.sort();
     assert_eq!(got, (1..=8).collect::<Vec<_>>());
+    assert!(
+        elapsed >= 8 * PAUSE,
+        "the uploads overlapped inside the lock ({elapsed:?})"
+    );
     for v in 1..=8 {
         reg.verify(&format!("same@{v}")).unwrap();
     }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+// ---------------------------------------------------------------------------
+// Regression tests: symbolic links and special files, permissions.
+
+/// Copies a directory tree (regular files and directories only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), &dst).unwrap();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[cfg(unix)]
+fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// An upload refused for a non-regular file: a registry error naming it,
+/// and nothing stored.
+#[cfg(unix)]
+fn expect_refused(reg: &Registry, root: &Path, artifact: &Path, bad: &Path) {
+    let e = reg
+        .upload(artifact, &UploadOptions::new("sneaky"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+    assert_eq!(e.location().path.as_deref(), Some(bad), "{e}");
+    assert!(e.to_string().contains("regular file"), "{e}");
+    assert!(reg.list().unwrap().is_empty());
+    assert!(!root.join("models/sneaky").exists());
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+}
+
+/// Bug 6: a symbolic link in an uploaded directory was followed (copying,
+/// say, a root-only file into the registry); FIFOs and sockets are not files.
+#[cfg(unix)]
+#[test]
+fn uploads_refuse_symlinks_and_special_files() {
+    use std::os::unix::fs::symlink;
+    let root = fresh_dir("symlink-upload");
+    let work = fresh_dir("symlink-src");
+    let reg = Registry::open(root.join("reg")).unwrap();
+    let root = reg.root().to_path_buf();
+    let secret = work.join("secret.txt");
+    std::fs::write(&secret, "a\n").unwrap();
+    chmod(&secret, 0o600);
+
+    // A symbolic link to a file, inside the export.
+    let export = work.join("export-link");
+    copy_tree(&export_dir(), &export);
+    let link = export.join("assets/extra.txt");
+    symlink(&secret, &link).unwrap();
+    expect_refused(&reg, &root, &export, &link);
+
+    // A symbolic link replacing a file the export needs (identical content).
+    let export = work.join("export-swap");
+    copy_tree(&export_dir(), &export);
+    let bst = export.join("model.bst");
+    std::fs::rename(&bst, work.join("model.bst")).unwrap();
+    symlink(work.join("model.bst"), &bst).unwrap();
+    expect_refused(&reg, &root, &export, &bst);
+
+    // A symbolic link to a directory.
+    let export = work.join("export-dirlink");
+    copy_tree(&export_dir(), &export);
+    let assets = export.join("assets");
+    std::fs::rename(&assets, work.join("assets")).unwrap();
+    symlink(work.join("assets"), &assets).unwrap();
+    expect_refused(&reg, &root, &export, &assets);
+
+    // A FIFO (reading it would block forever).
+    let export = work.join("export-fifo");
+    copy_tree(&export_dir(), &export);
+    let fifo = export.join("assets/pipe");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    expect_refused(&reg, &root, &export, &fifo);
+
+    // A socket.
+    let export = work.join("export-socket");
+    copy_tree(&export_dir(), &export);
+    let sock = export.join("assets/sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    expect_refused(&reg, &root, &export, &sock);
+
+    // The artifact itself a symbolic link to a model file.
+    let link = work.join("model-link.json");
+    symlink(small_model(), &link).unwrap();
+    expect_refused(&reg, &root, &link, &link);
+
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// Bug 6: copies are never more permissive than their source: read and
+/// write bits only (`0o644` at most), no bit the source lacks, and the
+/// umask applies.
+#[cfg(unix)]
+#[test]
+fn uploaded_copies_never_widen_permissions() {
+    let root = fresh_dir("perms");
+    let work = fresh_dir("perms-src");
+    let reg = Registry::open(&root).unwrap();
+    let export = work.join("export");
+    copy_tree(&export_dir(), &export);
+    chmod(&export.join("model.bst"), 0o600);
+    chmod(&export.join("assets/0.txt"), 0o640);
+    chmod(&export.join("assets/model_metadata.json"), 0o755);
+    reg.upload(&export, &UploadOptions::new("bq")).unwrap();
+    let art = root.join("models/bq/versions/1/artifact");
+    assert_eq!(mode_of(&art.join("model.bst")), 0o600);
+    assert_eq!(mode_of(&art.join("assets/0.txt")) & 0o077, 0o040 & 0o077);
+    assert_eq!(mode_of(&art.join("assets/model_metadata.json")) & 0o111, 0);
+    assert!(mode_of(&art.join("assets/model_metadata.json")) & !0o644 == 0);
+
+    let file = work.join("private.json");
+    std::fs::copy(small_model(), &file).unwrap();
+    chmod(&file, 0o400);
+    reg.upload(&file, &UploadOptions::new("xgb")).unwrap();
+    let copy = root.join("models/xgb/versions/1/artifact/private.json");
+    assert_eq!(mode_of(&copy) & 0o077, 0, "{:o}", mode_of(&copy));
+    reg.verify("xgb@1").unwrap();
+    reg.verify("bq@1").unwrap();
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
+/// Bug 7: a stored file or directory replaced by a symbolic link, even to
+/// identical content, is refused on load and on verify.
+#[cfg(unix)]
+#[test]
+fn symlinks_in_stored_versions_are_refused() {
+    use std::os::unix::fs::symlink;
+    let root = fresh_dir("symlink-stored");
+    let work = fresh_dir("symlink-stored-src");
+    let reg = Registry::open(&root).unwrap();
+    for _ in 0..4 {
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    }
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    let swap = |path: &Path, tag: &str| {
+        let aside = work.join(tag);
+        std::fs::rename(path, &aside).unwrap();
+        symlink(&aside, path).unwrap();
+    };
+
+    // The model file of a file artifact.
+    swap(
+        &root.join("models/xgb/versions/1/artifact/binary_logistic_extreme.json"),
+        "xgb.json",
+    );
+    expect_integrity(&reg, "xgb@1", "binary_logistic_extreme.json");
+    // A file of an export.
+    swap(&root.join("models/bq/versions/1/artifact/model.bst"), "bst");
+    expect_integrity(&reg, "bq@1", "model.bst");
+    // A directory of an export.
+    swap(&root.join("models/bq/versions/2/artifact/assets"), "assets");
+    expect_integrity(&reg, "bq@2", "assets");
+    // The artifact directory itself.
+    swap(&root.join("models/bq/versions/3/artifact"), "artifact");
+    expect_integrity(&reg, "bq@3", "artifact");
+    // The untouched version still loads.
+    reg.load("bq@4", &LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::remove_dir_all(&work).ok();
+}
+
+fn export_dir() -> PathBuf {
+    repo().join("models/bqml/boosted_tree_classifier_model")
+}
+
+/// The digests stored by earlier Quercus versions (its own SHA-256) are the
+/// ones recorded now: a file's `sha256sum`, and the directory digest of the
+/// classifier export, pinned.
+#[test]
+fn stored_digests_are_stable() {
+    let root = fresh_dir("digests");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("xgb"))
+        .unwrap();
+    reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    let rec = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(
+            &std::fs::read(root.join(format!("models/{id}/versions/1/version.json"))).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(rec("xgb")["artifact"]["sha256"], XGB_SHA256);
+    assert_eq!(rec("bq")["artifact"]["sha256"], EXPORT_DIGEST);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// `sha256sum models/xgboost/3.2.0/binary_logistic_extreme.json`.
+const XGB_SHA256: &str = "34f84b216e1b0611233a53ef6ab313e119e45bacd1cb5e94d8046fb3296871c1";
+/// The directory digest of models/bqml/boosted_tree_classifier_model, as
+/// recorded by the hand-written SHA-256 that `sha2` replaced.
+const EXPORT_DIGEST: &str = "7aff4cd5a0bb519474cb53df44b409d197af72c7f3d0dbfb40f753b116e10b2b";
+
+// ---------------------------------------------------------------------------
+// Regression tests: read-only registries, exhausted version ids.
+
+/// Every path under `dir` with its metadata (not following links), sorted.
+#[cfg(unix)]
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64, Option<std::time::SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push((p, m.mode(), m.len(), m.modified().ok()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Bug 8: reading a registry writes nothing and needs no write access: no
+/// `.lock` is created, nothing changes. (As root the permission bits are
+/// not enforced, so the test also checks that nothing at all was written.)
+#[cfg(unix)]
+#[test]
+fn a_read_only_registry_can_be_read() {
+    let root = fresh_dir("read-only");
+    {
+        let reg = Registry::open(&root).unwrap();
+        reg.upload(small_model(), &UploadOptions::new("xgb"))
+            .unwrap();
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+        reg.upload(export_dir(), &UploadOptions::new("bq")).unwrap();
+    }
+    let _ = std::fs::remove_file(root.join(".lock"));
+    std::fs::remove_dir(root.join("tmp")).unwrap();
+    let tree = snapshot(&root);
+    let set_modes = |file: u32, dir: u32| {
+        for (p, mode, ..) in &tree {
+            if mode & 0o170000 == 0o040000 {
+                chmod(p, dir);
+            } else {
+                chmod(p, file);
+            }
+        }
+        chmod(&root, dir);
+    };
+    set_modes(0o444, 0o555);
+    let tree = snapshot(&root);
+
+    let reg = Registry::open(&root).unwrap();
+    assert_eq!(reg.list().unwrap().len(), 2);
+    assert_eq!(reg.list_versions("bq").unwrap().len(), 2);
+    assert_eq!(
+        reg.describe("bq@2").unwrap().version_id.as_deref(),
+        Some("2")
+    );
+    assert_eq!(reg.resolve("bq").unwrap(), ("bq".to_string(), 1));
+    reg.verify("xgb").unwrap();
+    reg.verify("bq@2").unwrap();
+    reg.load("xgb", &LoadOptions::default()).unwrap();
+    reg.load("bq@2", &LoadOptions::default()).unwrap();
+    assert!(!root.join(".lock").exists());
+    assert_eq!(snapshot(&root), tree);
+
+    set_modes(0o644, 0o755);
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// Bug 8: a hand-edited `nextVersionId` at the end of the id space is refused
+/// before anything is staged or moved, and leaves nothing behind. Version ids
+/// have at most 19 digits (Vertex's), so 9999999999999999999 is the last.
+#[test]
+fn exhausted_version_ids_leave_nothing_behind() {
+    let root = fresh_dir("exhausted");
+    let reg = Registry::open(&root).unwrap();
+    reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    let state = root.join("models/m/model.json");
+    let edit = |next: &str| {
+        let text = std::fs::read_to_string(&state).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let old = v["nextVersionId"].to_string();
+        let text = text.replacen(
+            &format!("\"nextVersionId\": {old}"),
+            &format!("\"nextVersionId\": {next}"),
+            1,
+        );
+        std::fs::write(&state, text).unwrap();
+    };
+    for next in ["18446744073709551615", "10000000000000000000"] {
+        edit(next);
+        let before = std::fs::read(&state).unwrap();
+        let e = reg
+            .upload(small_model(), &UploadOptions::new("m"))
+            .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+        assert!(e.to_string().contains("version id"), "{e}");
+        assert_eq!(std::fs::read(&state).unwrap(), before);
+        let versions: Vec<_> = std::fs::read_dir(root.join("models/m/versions"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(versions, ["1"], "orphan version directory");
+        assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+        reg.verify("m@1").unwrap();
+    }
+    // The last id is still usable, and can be named.
+    edit("9999999999999999999");
+    let v = reg.upload(small_model(), &UploadOptions::new("m")).unwrap();
+    assert_eq!(v.version_id.as_deref(), Some("9999999999999999999"));
+    reg.load("m@9999999999999999999", &LoadOptions::default())
+        .unwrap();
+    let e = reg
+        .upload(small_model(), &UploadOptions::new("m"))
+        .unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::Registry(_)), "{e}");
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     std::fs::remove_dir_all(&root).ok();
 }

@@ -28,7 +28,6 @@ def reg(tmp_path, monkeypatch):
     """A fresh registry, also the default one (QUERCUS_REGISTRY)."""
     root = tmp_path / "registry"
     monkeypatch.setenv("QUERCUS_REGISTRY", str(root))
-    monkeypatch.delenv("QUERCUS_REGISTRY_TEST_PAUSE_MS", raising=False)
     return root
 
 
@@ -159,27 +158,37 @@ print(json.dumps(v))
 
 
 def test_eight_processes_upload_at_once(tmp_path):
-    """Eight Python processes upload to one model id at the same moment.
-    Each holds the registry lock for 150 ms (a testing knob): serialised they
-    take at least 8 x 150 ms and get versions 1..8."""
-    pause_ms = 150
+    """Eight Python processes upload to one model id while this test holds
+    the registry lock: each stages its copy, then waits (none finishes, no
+    version appears); released, they take the lock in turn and get 1..8."""
+    import fcntl
+
     root = tmp_path / "registry"
-    env = dict(os.environ, QUERCUS_REGISTRY_TEST_PAUSE_MS=str(pause_ms))
-    start = time.monotonic()
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", UPLOADER, str(MODEL if i % 2 else EXPORT), str(root)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )
-        for i in range(8)
-    ]
+    quercus.registry.list(root=root)  # creates the registry
+    with open(root / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", UPLOADER, str(MODEL if i % 2 else EXPORT), str(root)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for i in range(8)
+        ]
+        # An upload writes prediction.yaml just before it asks for the lock.
+        deadline = time.monotonic() + 120
+        while sum((d / "prediction.yaml").exists() for d in (root / "tmp").iterdir()) < 8:
+            assert time.monotonic() < deadline
+            assert all(p.poll() is None for p in procs), "finished while locked"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert all(p.poll() is None for p in procs), "finished while locked"
+        assert not (root / "models" / "same").exists()
+        fcntl.flock(lock, fcntl.LOCK_UN)
     outs = [p.communicate(timeout=120) for p in procs]
-    elapsed = time.monotonic() - start
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     versions = sorted(int(json.loads(out)["versionId"]) for out, _ in outs)
     assert versions == list(range(1, 9))
-    assert elapsed >= 8 * pause_ms / 1000, elapsed
     listed = quercus.registry.list("same", root=root)
     assert [m["versionId"] for m in listed] == [str(v) for v in range(1, 9)]
     assert sum("default" in m["versionAliases"] for m in listed) == 1

@@ -21,7 +21,6 @@ fn quercus_in(registry: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quercus"))
         .args(args)
         .env("QUERCUS_REGISTRY", registry)
-        .env_remove("QUERCUS_REGISTRY_TEST_PAUSE_MS")
         .current_dir(repo())
         .output()
         .expect("runs")
@@ -287,22 +286,27 @@ fn registry_workflow() {
     fails(&o, &["needs a version id"]);
 }
 
-/// Eight processes upload the same model id at once. Each holds the registry
-/// lock for 150 ms (a testing knob), so without the lock they would all read
-/// the same next version id; with it they must get 1..8, and take at least
-/// 8 x 150 ms in total.
+/// Eight processes upload the same model id at once while this test holds
+/// the registry's lock: each stages its copy, then waits for the lock (none
+/// finishes, no version appears). Released, they take it one at a time and
+/// get versions 1..8.
 #[test]
 fn eight_processes_upload_at_once() {
-    const PAUSE_MS: u64 = 150;
     let reg = tmp("eight");
-    let start = Instant::now();
-    let children: Vec<_> = (0..8)
+    ok(&quercus_in(&reg, &["registry", "list"])); // creates the registry
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(reg.join(".lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let mut children: Vec<_> = (0..8)
         .map(|i| {
             let model = if i % 2 == 0 { MODEL } else { EXPORT };
             Command::new(env!("CARGO_BIN_EXE_quercus"))
                 .args(["registry", "upload", model, "--model-id", "same"])
                 .env("QUERCUS_REGISTRY", &reg)
-                .env("QUERCUS_REGISTRY_TEST_PAUSE_MS", PAUSE_MS.to_string())
                 .current_dir(repo())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -310,6 +314,33 @@ fn eight_processes_upload_at_once() {
                 .unwrap()
         })
         .collect();
+    let none_finished = |children: &mut Vec<std::process::Child>| {
+        for c in children.iter_mut() {
+            assert!(
+                c.try_wait().unwrap().is_none(),
+                "an upload finished while the registry was locked"
+            );
+        }
+    };
+    // An upload writes its schemata (prediction.yaml last) just before it
+    // asks for the lock.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let staged = std::fs::read_dir(reg.join("tmp"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("prediction.yaml").exists())
+            .count();
+        if staged == 8 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{staged} of 8 uploads staged");
+        none_finished(&mut children);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    none_finished(&mut children);
+    assert!(!reg.join("models/same").exists());
+    drop(lock);
     let mut versions: Vec<u64> = children
         .into_iter()
         .map(|c| {
@@ -321,13 +352,8 @@ fn eight_processes_upload_at_once() {
                 .unwrap()
         })
         .collect();
-    let elapsed = start.elapsed();
     versions.sort();
     assert_eq!(versions, (1..=8).collect::<Vec<_>>());
-    assert!(
-        elapsed >= Duration::from_millis(8 * PAUSE_MS),
-        "the uploads overlapped inside the lock ({elapsed:?})"
-    );
     let list = json(&ok(&quercus_in(
         &reg,
         &["registry", "list", "same", "--json"],
@@ -353,4 +379,114 @@ fn eight_processes_upload_at_once() {
         ok(&quercus_in(&reg, &["inspect", &r, "--json"]));
     }
     assert_eq!(std::fs::read_dir(reg.join("tmp")).unwrap().count(), 0);
+}
+
+/// `registry upload` refuses a directory containing a symbolic link (it
+/// used to copy the link's target into the registry, readable by all).
+#[cfg(unix)]
+#[test]
+fn upload_refuses_a_symbolic_link() {
+    let reg = tmp("symlink");
+    let src = tmp("symlink-src");
+    let export = src.join("export");
+    std::fs::create_dir_all(export.join("assets")).unwrap();
+    for e in std::fs::read_dir(repo().join(EXPORT).join("assets")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, export.join("assets").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        repo().join(EXPORT).join("model.bst"),
+        export.join("model.bst"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/hostname", export.join("assets/host.txt")).unwrap();
+    let o = quercus_in(
+        &reg,
+        &[
+            "registry",
+            "upload",
+            export.to_str().unwrap(),
+            "--model-id",
+            "x",
+        ],
+    );
+    fails(&o, &["host.txt", "symbolic link"]);
+    let o = quercus_in(&reg, &["registry", "describe", "x"]);
+    fails(&o, &["no model `x`"]);
+    std::fs::remove_dir_all(&src).ok();
+}
+
+/// Sets the permissions of every file and directory under `dir` (and of
+/// `dir`).
+#[cfg(unix)]
+fn chmod_tree(dir: &Path, file_mode: u32, dir_mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::symlink_metadata(&p).unwrap().is_dir() {
+            chmod_tree(&p, file_mode, dir_mode);
+        } else {
+            set(&p, file_mode);
+        }
+    }
+    set(dir, dir_mode);
+}
+
+/// A registry its reader may not write (a shared or read-only mounted one):
+/// list, describe, verify and loading work, and nothing is created. Root
+/// ignores permission bits, so as root the reads run as `nobody` (setpriv).
+#[cfg(unix)]
+#[test]
+fn a_registry_the_reader_cannot_write_is_readable() {
+    let reg = tmp("read-only");
+    ok(&quercus_in(
+        &reg,
+        &["registry", "upload", MODEL, "--model-id", "churn"],
+    ));
+    ok(&quercus_in(
+        &reg,
+        &["registry", "upload", EXPORT, "--model-id", "bq"],
+    ));
+    chmod_tree(&reg, 0o444, 0o555);
+    let probe = reg.join("probe");
+    let privileged = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    let reader = |args: &[&str]| -> Output {
+        let mut c = if privileged {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(env!("CARGO_BIN_EXE_quercus"));
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_quercus"))
+        };
+        c.args(args)
+            .env("QUERCUS_REGISTRY", &reg)
+            .current_dir(&reg)
+            .output()
+            .expect("runs")
+    };
+    if privileged && !reader(&["--version"]).status.success() {
+        eprintln!("skipped: cannot run the quercus binary as nobody (setpriv)");
+        chmod_tree(&reg, 0o644, 0o755);
+        return;
+    }
+    let before = ok(&reader(&["registry", "list", "--json"]));
+    assert_eq!(json(&before)["models"].as_array().unwrap().len(), 2);
+    let d = json(&ok(&reader(&["registry", "describe", "bq"])));
+    assert_eq!(d["versionId"], "1");
+    ok(&reader(&["registry", "list", "churn"]));
+    ok(&reader(&["registry", "verify", "churn@1"]));
+    ok(&reader(&["registry", "verify", "bq"]));
+    ok(&reader(&["inspect", "registry://churn", "--json"]));
+    ok(&reader(&["inspect", "registry://bq@1", "--json"]));
+    // A change needs write access.
+    if privileged {
+        let o = reader(&["registry", "merge-aliases", "churn@1", "prod"]);
+        assert_eq!(o.status.code(), Some(1));
+    }
+    chmod_tree(&reg, 0o644, 0o755);
+    std::fs::remove_dir_all(&reg).ok();
 }

@@ -51,7 +51,6 @@ pub mod qpack;
 
 pub mod metadata;
 pub mod registry;
-mod sha256;
 
 pub use metadata::{MetadataOptions, Schemata, UploadRequestOptions};
 /// Vertex AI Model Registry and prediction wire types (`quercus-vertex`).
