@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use quercus::io::{read_npy, read_npy_any};
-use quercus::{Compat, FeatureMatrix, Kernel, LoadOptions, Model, PredictOptions};
+use quercus::{Compat, FeatureMatrix, Kernel, LoadOptions, Model, Output, PredictOptions};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -110,11 +110,9 @@ fn predict(
 ) -> Result<quercus::Predictions, quercus::Error> {
     let mut results = Vec::new();
     for kernel in Kernel::available() {
-        let mut o = PredictOptions {
-            missing,
-            kernel,
-            ..Default::default()
-        };
+        let mut o = PredictOptions::default()
+            .with_missing(missing)
+            .with_kernel(kernel);
         f(&mut o);
         results.push((kernel, model.predict(x, &o)?));
         if kernel == Kernel::Reference {
@@ -150,13 +148,7 @@ fn predict(
             .copied()
             .collect();
         let big = FeatureMatrix::row_major(&tiled, x.rows() * reps, cols)?;
-        let threaded = model.predict(
-            &big,
-            &PredictOptions {
-                n_threads: Some(2),
-                ..o.clone()
-            },
-        )?;
+        let threaded = model.predict(&big, &o.clone().with_threads(Some(2)))?;
         for (i, chunk) in threaded
             .data
             .chunks_exact(x.rows() * width.max(1))
@@ -261,13 +253,13 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
             }
         };
         run(&mut check, &writer, "margin", "margin", 0, &|o| {
-            o.output_margin = true
+            o.output = Output::Margin
         });
         let before = check.inexact;
         run(&mut check, &writer, "predict", "predict", 1, &|_| {});
         inexact_transformed += check.inexact - before;
         run(&mut check, &writer, "leaf", "leaf", 0, &|o| {
-            o.pred_leaf = true
+            o.output = Output::Leaf
         });
         if let Some(r) = case["iteration_range"].as_array() {
             let range = (
@@ -281,7 +273,7 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
                 "margin_range",
                 0,
                 &|o| {
-                    o.output_margin = true;
+                    o.output = Output::Margin;
                     o.iteration_range = Some(range);
                 },
             );
@@ -334,7 +326,7 @@ fn every_fixture_matches_the_xgboost_that_wrote_it() {
                         "margin (3.0.5 loading it)",
                         "modern_margin",
                         0,
-                        &|o| o.output_margin = true,
+                        &|o| o.output = Output::Margin,
                     );
                     run(
                         &mut check,
@@ -411,13 +403,10 @@ fn compiled_fixtures_predict_exactly_like_their_source() {
         for compiled in [&from_file, &from_bytes] {
             for kernel in Kernel::available() {
                 for (margin, leaf) in [(true, false), (false, false), (false, true)] {
-                    let o = PredictOptions {
-                        output_margin: margin,
-                        pred_leaf: leaf,
-                        missing,
-                        kernel,
-                        ..Default::default()
-                    };
+                    let o = PredictOptions::default()
+                        .with_output(Output::from_flags(margin, leaf))
+                        .with_missing(missing)
+                        .with_kernel(kernel);
                     let want = model.predict(&x, &o);
                     let got = compiled.predict(&x, &o);
                     let same = match (&want, &got) {

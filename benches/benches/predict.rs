@@ -33,11 +33,9 @@ fn predict(c: &mut Criterion) {
             cases.push((100_000, 2));
             for (batch, threads) in cases {
                 let batch = batch.min(bm.rows);
-                let opts = PredictOptions {
-                    n_threads: Some(threads),
-                    kernel,
-                    ..Default::default()
-                };
+                let opts = PredictOptions::default()
+                    .with_threads(Some(threads))
+                    .with_kernel(kernel);
                 // Large batches take up to seconds per call: fewer, longer samples.
                 if batch >= 4096 {
                     g.sample_size(10).measurement_time(Duration::from_secs(10));

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use quercus_benches::{kernel_name, load_model, median, parse_kernel, quantile, read_f32};
-use quercus_core::{FeatureMatrix, Forest, Kernel, PredictOptions};
+use quercus_core::{FeatureMatrix, Forest, Kernel, Output, PredictOptions};
 use serde_json::json;
 
 struct Args {
@@ -120,12 +120,10 @@ fn run() -> Result<serde_json::Value, String> {
     let model = load_model(&a.model)?;
     let forest = model.forest();
     let load_s = t0.elapsed().as_secs_f64();
-    let opts = PredictOptions {
-        n_threads: Some(a.threads),
-        kernel: a.kernel,
-        output_margin: a.margin,
-        ..Default::default()
-    };
+    let opts = PredictOptions::default()
+        .with_output(Output::from_flags(a.margin, false))
+        .with_threads(Some(a.threads))
+        .with_kernel(a.kernel);
     let err = |e: quercus_core::Error| e.to_string();
     match a.mode.as_str() {
         "batch" => {
@@ -161,10 +159,7 @@ fn run() -> Result<serde_json::Value, String> {
         "single" => {
             let (x, cols) = load_data(&a, forest)?;
             let distinct = a.distinct.min(x.len() / cols).max(1);
-            let opts = PredictOptions {
-                n_threads: Some(1),
-                ..opts
-            };
+            let opts = opts.with_threads(Some(1));
             // The allocation-free API, one reused output buffer.
             let mut out = vec![0.0f32; forest.output_width(&opts).map_err(err)?];
             let mut call = |i: usize| -> Result<(), String> {

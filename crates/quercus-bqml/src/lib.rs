@@ -669,13 +669,9 @@ impl BqmlModel {
         };
         let data = self.encode_with_threads(instances, threads)?;
         let x = FeatureMatrix::row_major(&data, instances.len(), self.encoder.width)?;
-        let preds = self.forest.predict(
-            &x,
-            &PredictOptions {
-                n_threads: Some(threads),
-                ..PredictOptions::default()
-            },
-        )?;
+        let preds = self
+            .forest
+            .predict(&x, &PredictOptions::default().with_threads(Some(threads)))?;
         let width = preds.width().max(1);
         let k = &self.keys;
         let out = preds

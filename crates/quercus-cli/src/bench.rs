@@ -115,11 +115,9 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     if rows == 0 {
         bail!("no rows to predict");
     }
-    let opts = PredictOptions {
-        n_threads: args.threads,
-        kernel: args.kernel,
-        ..Default::default()
-    };
+    let opts = PredictOptions::default()
+        .with_threads(args.threads)
+        .with_kernel(args.kernel);
     // Batches: cycle through the rows, `batch` at a time (repeating them when
     // there are fewer).
     let tiled: Vec<f32> = data.iter().copied().cycle().take(batch * cols).collect();
@@ -135,10 +133,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
         black_box(&out);
     }
     // One row per call, on the calling thread, cycling through distinct rows.
-    let one = PredictOptions {
-        n_threads: Some(1),
-        ..opts.clone()
-    };
+    let one = opts.clone().with_threads(Some(1));
     let mut row_out = vec![0.0f32; width];
     let calls = 20_000usize.min(2_000_000 / (batch / 1000).max(1));
     let mut lat = Vec::with_capacity(calls);

@@ -14,7 +14,7 @@ use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 use quercus::io::{Columns, read_input, read_instances, write_output, write_predictions};
 use quercus::{
-    BqmlModel, BqmlOptions, Categories, FeatureMatrix, Model, OutputFormat, PredictOptions,
+    BqmlModel, BqmlOptions, Categories, FeatureMatrix, Model, Output, OutputFormat, PredictOptions,
 };
 
 use cli::{BenchInstancesArgs, Cli, Cmd, InspectArgs, PredictArgs};
@@ -293,14 +293,12 @@ fn predict(args: PredictArgs) -> Result<()> {
         );
     }
     let x = FeatureMatrix::row_major(&table.data, table.rows, table.cols)?;
-    let opts = PredictOptions {
-        output_margin: args.margin,
-        pred_leaf: args.leaf,
-        missing: args.missing.unwrap_or(f32::NAN),
-        iteration_range: args.iteration_range,
-        n_threads: args.threads,
-        kernel: args.kernel,
-    };
+    let opts = PredictOptions::default()
+        .with_output(Output::from_flags(args.margin, args.leaf))
+        .with_missing(args.missing.unwrap_or(f32::NAN))
+        .with_iteration_range(args.iteration_range)
+        .with_threads(args.threads)
+        .with_kernel(args.kernel);
     let preds = model.predict(&x, &opts)?;
     write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;
     Ok(())

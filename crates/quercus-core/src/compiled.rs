@@ -1107,6 +1107,7 @@ impl Forest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::predict::Output;
 
     /// A one-output regression forest of `trees`, one per round.
     fn regression(trees: Vec<Tree>, num_features: usize) -> Forest {
@@ -1207,8 +1208,8 @@ mod tests {
             for kernel in Kernel::available() {
                 for leaf in [false, true] {
                     let o = PredictOptions {
+                        output: Output::from_flags(false, leaf),
                         kernel,
-                        pred_leaf: leaf,
                         ..Default::default()
                     };
                     assert_eq!(f.predict(&m, &o).unwrap(), g.predict(&m, &o).unwrap());
@@ -1253,8 +1254,8 @@ mod tests {
                     for kernel in Kernel::available() {
                         for pred_leaf in [false, true] {
                             let o = PredictOptions {
+                                output: Output::from_flags(false, pred_leaf),
                                 kernel,
-                                pred_leaf,
                                 ..Default::default()
                             };
                             let _ = g.predict(&m, &o);
@@ -1392,8 +1393,8 @@ mod tests {
         let m = FeatureMatrix::row_major(&x, 40, 4).unwrap();
         for kernel in Kernel::available() {
             let o = PredictOptions {
+                output: Output::Leaf,
                 kernel,
-                pred_leaf: true,
                 ..Default::default()
             };
             assert_eq!(f.predict(&m, &o).unwrap(), g.predict(&m, &o).unwrap());

@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use quercus_core::{
-//!     Booster, FeatureMatrix, Forest, ForestParts, Node, Objective, PredictOptions,
+//!     Booster, FeatureMatrix, Forest, ForestParts, Node, Objective, Output, PredictOptions,
 //!     Semantics, Tree, TreeEnsemble,
 //! };
 //!
@@ -40,7 +40,7 @@
 //!
 //! let x = [0.2f32, 0.9, f32::NAN];
 //! let input = FeatureMatrix::row_major(&x, 3, 1)?;
-//! let margins = forest.predict(&input, &PredictOptions { output_margin: true, ..Default::default() })?;
+//! let margins = forest.predict(&input, &PredictOptions::default().with_output(Output::Margin))?;
 //! assert_eq!(margins.data, vec![-1.0, 1.0, -1.0]);
 //! # Ok::<(), quercus_core::Error>(())
 //! ```
@@ -68,4 +68,4 @@ pub use forest::{
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};
 pub use parallel::default_threads;
-pub use predict::{Kernel, PredictOptions, Predictions};
+pub use predict::{Kernel, Output, PredictOptions, Predictions};

@@ -133,13 +133,49 @@ fn has_avx512() -> bool {
     }
 }
 
-/// What to predict, and how.
+/// What a prediction returns for each row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Output {
+    /// The objective's transformed output (probabilities, a class index, ...),
+    /// as XGBoost's `Booster.predict` returns by default.
+    #[default]
+    Transformed,
+    /// Raw margins (XGBoost's `output_margin=True`).
+    Margin,
+    /// The index of the leaf reached in each tree (XGBoost's `pred_leaf=True`).
+    Leaf,
+}
+
+impl Output {
+    /// XGBoost's two flags as one choice: `pred_leaf` wins over
+    /// `output_margin`, as in `Booster.predict`.
+    pub fn from_flags(output_margin: bool, pred_leaf: bool) -> Output {
+        if pred_leaf {
+            Output::Leaf
+        } else if output_margin {
+            Output::Margin
+        } else {
+            Output::Transformed
+        }
+    }
+}
+
+/// What to predict, and how. Build it from [`PredictOptions::default`] with
+/// the `with_*` methods (or set its public fields): it is
+/// `#[non_exhaustive]`, so new options do not break callers.
+///
+/// ```
+/// use quercus_core::{Kernel, Output, PredictOptions};
+/// let o = PredictOptions::default().with_output(Output::Margin).with_threads(Some(1));
+/// assert_eq!(o.output, Output::Margin);
+/// assert_eq!(o.kernel, Kernel::Auto);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct PredictOptions {
-    /// Return raw margins instead of the objective's transformed output.
-    pub output_margin: bool,
-    /// Return the leaf node index reached in each tree instead of a prediction.
-    pub pred_leaf: bool,
+    /// What each row's prediction is: transformed, margins or leaf indices.
+    pub output: Output,
     /// A value that counts as missing in addition to NaN (XGBoost's `missing`).
     pub missing: f32,
     /// Use only boosting rounds `begin..end`; `end == 0` means "to the last".
@@ -155,13 +191,45 @@ pub struct PredictOptions {
 impl Default for PredictOptions {
     fn default() -> Self {
         PredictOptions {
-            output_margin: false,
-            pred_leaf: false,
+            output: Output::Transformed,
             missing: f32::NAN,
             iteration_range: None,
             n_threads: None,
             kernel: Kernel::Auto,
         }
+    }
+}
+
+impl PredictOptions {
+    /// These options returning `output`.
+    pub fn with_output(mut self, output: Output) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// These options with `missing` as the extra missing value.
+    pub fn with_missing(mut self, missing: f32) -> Self {
+        self.missing = missing;
+        self
+    }
+
+    /// These options restricted to boosting rounds `begin..end` (`end == 0`:
+    /// to the last), or every round for `None`.
+    pub fn with_iteration_range(mut self, range: Option<(usize, usize)>) -> Self {
+        self.iteration_range = range;
+        self
+    }
+
+    /// These options with a thread count (`None`: the default).
+    pub fn with_threads(mut self, n_threads: Option<usize>) -> Self {
+        self.n_threads = n_threads;
+        self
+    }
+
+    /// These options with a kernel.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 }
 
@@ -379,12 +447,10 @@ enum Mode {
 
 impl<'f> Plan<'f> {
     fn new(forest: &'f Forest, opts: &PredictOptions) -> Result<Plan<'f>> {
-        let mode = if opts.pred_leaf {
-            Mode::Leaf
-        } else if opts.output_margin {
-            Mode::Margin
-        } else {
-            Mode::Transformed
+        let mode = match opts.output {
+            Output::Leaf => Mode::Leaf,
+            Output::Margin => Mode::Margin,
+            Output::Transformed => Mode::Transformed,
         };
         let trees = if forest.is_linear() {
             if mode == Mode::Leaf {
@@ -1121,7 +1187,7 @@ pub(crate) mod tests {
         let x = [0.0f32, 2.0, 1.0, f32::NAN];
         let m = FeatureMatrix::row_major(&x, 2, 2).unwrap();
         let margin = PredictOptions {
-            output_margin: true,
+            output: Output::Margin,
             ..Default::default()
         };
         let modern = forest(Summation::Modern).predict(&m, &margin).unwrap();
@@ -1133,7 +1199,7 @@ pub(crate) mod tests {
             .predict(
                 &m,
                 &PredictOptions {
-                    pred_leaf: true,
+                    output: Output::Leaf,
                     ..Default::default()
                 },
             )
@@ -1155,8 +1221,8 @@ pub(crate) mod tests {
         };
         assert!(f.predict(&m, &bad).is_err());
         let one = PredictOptions {
+            output: Output::Margin,
             iteration_range: Some((1, 0)),
-            output_margin: true,
             ..Default::default()
         };
         assert_eq!(f.predict(&m, &one).unwrap().data[0], 0.3 + 0.3);
@@ -1198,7 +1264,7 @@ pub(crate) mod tests {
             let m = FeatureMatrix::row_major(&x, rows, nf).unwrap();
             for missing in [f32::NAN, -7.0] {
                 let opts = |kernel| PredictOptions {
-                    output_margin: true,
+                    output: Output::Margin,
                     missing,
                     kernel,
                     ..Default::default()
@@ -1353,14 +1419,7 @@ pub(crate) mod tests {
             let m = FeatureMatrix::row_major(&x, rows, nf).unwrap();
             for missing in [f32::NAN, -7.0] {
                 for (margin, leaf) in [(true, false), (false, false), (false, true)] {
-                    let opts = |kernel| PredictOptions {
-                        output_margin: margin,
-                        pred_leaf: leaf,
-                        missing,
-                        kernel,
-                        n_threads: Some(2),
-                        ..Default::default()
-                    };
+                    let opts = |kernel| PredictOptions { output: Output::from_flags(margin, leaf), missing, kernel, n_threads: Some(2), ..Default::default() };
                     let want = forest.predict(&m, &opts(Kernel::Reference)).unwrap();
                     for kernel in Kernel::available() {
                         let got = forest.predict(&m, &opts(kernel)).unwrap();

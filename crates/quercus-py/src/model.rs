@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use quercus::{
-    BqmlOptions, Categories, FeatureMatrix, FeatureType, Kernel, LoadOptions, OutputFormat,
+    BqmlOptions, Categories, FeatureMatrix, FeatureType, Kernel, LoadOptions, Output, OutputFormat,
     PredictOptions,
 };
 
@@ -54,14 +54,12 @@ fn options(
             ))
         })?,
     };
-    Ok(PredictOptions {
-        output_margin,
-        pred_leaf,
-        missing,
-        iteration_range,
-        n_threads,
-        kernel,
-    })
+    Ok(PredictOptions::default()
+        .with_output(Output::from_flags(output_margin, pred_leaf))
+        .with_missing(missing)
+        .with_iteration_range(iteration_range)
+        .with_threads(n_threads)
+        .with_kernel(kernel))
 }
 
 /// The names of the kernels this CPU can run, the reference first

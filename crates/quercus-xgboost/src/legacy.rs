@@ -564,7 +564,7 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
     use crate::{Compat, LoadOptions, load_bytes};
-    use quercus_core::{ErrorKind, FeatureMatrix, PredictOptions};
+    use quercus_core::{ErrorKind, FeatureMatrix, Output, PredictOptions};
 
     /// A little-endian writer for hand-built model files.
     #[derive(Default)]
@@ -1016,13 +1016,7 @@ mod tests {
         let x = FeatureMatrix::row_major(&rows, 4, 2).unwrap();
         let p = m
             .forest
-            .predict(
-                &x,
-                &PredictOptions {
-                    output_margin: true,
-                    ..Default::default()
-                },
-            )
+            .predict(&x, &PredictOptions::default().with_output(Output::Margin))
             .unwrap();
         let base = -0.847_297_85f32;
         // Row by row: tree 0 (f0 < 0.5, NaN left), tree 1 (f1 < 1.5, NaN right; then f0 < -1, NaN left).
