@@ -53,8 +53,27 @@
 //!   change which files it reads.
 //! * JSON cannot tell Python's `-0` (an int) from `-0.0`, or keep integers
 //!   beyond 64 bits exact, so such values used as *categories* are looked up
-//!   as `-0.0` / a float; numeric strings with non-ASCII digits (which
-//!   Python's `float()` accepts) are rejected.
+//!   as `-0.0` / a float. A number beyond `float64`'s range (`1e400`, a
+//!   400-digit integer) is invalid JSON here; the predictor raises for it in a
+//!   numeric column but looks it up (as `inf`, or its digits) in a categorical
+//!   one.
+//!
+//! ## Wrong-typed values
+//!
+//! There is no type check in the predictor, only Python: a value of the wrong
+//! JSON type does what Python does with it, and so it does here (the tests in
+//! `tests/hostile.rs` hold Google's outputs for every JSON type in every
+//! encoding). Categories are looked up by `str()` (an array `["a"]` as
+//! `"['a']"`, usually missing); numbers go through `float()` (booleans are 0
+//! and 1, `" 3 "`, `"1_000"` and Unicode digits parse, `"nan"` is missing,
+//! `null`, arrays and objects are errors); ARRAY columns iterate their value
+//! (a string's characters, an object's keys; a number or `null` is an error);
+//! a value that is infinite in `float32` is an error. Where the predictor
+//! raises, the error is an input error naming the instance and the column.
+//! When several values are bad, the one reported is the one the predictor
+//! reports: encoding errors first (in instance, then column order), then
+//! `ARRAY<STRUCT>` values NumPy cannot convert, then values infinite in
+//! `float32`.
 //!
 //! ## Example
 //!
@@ -610,11 +629,11 @@ impl BqmlModel {
             instances.len().div_ceil(PARALLEL_MIN_INSTANCES / 2).max(1),
         );
         if threads <= 1 || instances.len() < PARALLEL_MIN_INSTANCES || width == 0 {
-            self.encode_into(instances, &mut data, 0)?;
+            self.encode_into(instances, &mut data, 0)?.into_result()?;
             return Ok(data);
         }
         let per = instances.len().div_ceil(threads);
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let results: Vec<Result<encoder::Deferred>> = std::thread::scope(|s| {
             let handles: Vec<_> = instances
                 .chunks(per)
                 .zip(data.chunks_mut(per * width))
@@ -629,14 +648,24 @@ impl BqmlModel {
                 })
                 .collect()
         });
+        // An encoding error of any instance comes before the deferred ones.
+        let mut deferred = encoder::Deferred::default();
         for r in results {
-            r?;
+            deferred.merge(r?);
         }
+        deferred.into_result()?;
         Ok(data)
     }
 
-    /// Encodes `instances` (whose first one is instance number `first`) into `out`.
-    fn encode_into(&self, instances: &[Value], out: &mut [f32], first: usize) -> Result<()> {
+    /// Encodes `instances` (whose first one is instance number `first`) into
+    /// `out`. Returns the first encoding error, else the errors the predictor
+    /// raises only after encoding every instance.
+    fn encode_into(
+        &self,
+        instances: &[Value],
+        out: &mut [f32],
+        first: usize,
+    ) -> Result<encoder::Deferred> {
         let width = self.encoder.width;
         let mut scratch = Scratch::default();
         for (i, inst) in instances.iter().enumerate() {
@@ -645,11 +674,12 @@ impl BqmlModel {
             } else {
                 &mut out[i * width..(i + 1) * width]
             };
+            scratch.row = first + i;
             self.encoder
                 .encode(inst, row, &mut scratch)
                 .map_err(|e| e.with_row(first + i))?;
         }
-        Ok(())
+        Ok(scratch.deferred)
     }
 
     /// Predicts JSON instances (objects keyed by column name, as Vertex AI sends
