@@ -13,8 +13,12 @@
 //! ```
 //!
 //! [`BqmlModel::open`] reads all of it once, checks that it is consistent (every
-//! vocabulary file belongs to a feature, the encoded width equals the booster's
-//! feature count) and builds a feature encoder backed by hash maps.
+//! vocabulary file belongs to a feature, the encoded width is at most the
+//! booster's feature count) and builds a feature encoder backed by hash maps.
+//! When `model.bst` declares more features than the assets encode, the
+//! features past the encoded columns read as missing, as they do in the
+//! predictor (its XGBoost `DMatrix` is exactly as wide as the encoding):
+//! [`BqmlModel::width_note`] says so.
 //! [`BqmlModel::predict_instances`] takes the instances Vertex AI would send —
 //! JSON objects keyed by column name, STRUCT fields flattened to
 //! `<struct>_<field>` — encodes them straight into the engine's `f32` matrix and
@@ -42,12 +46,12 @@
 //!
 //! * An export the predictor would only fail on at request time fails at load
 //!   time: an invalid `model_type` or `encode_type`, a missing vocabulary file
-//!   for a declared encoding, a malformed target or dimension file.
+//!   for a declared encoding, a malformed target or dimension file, an encoded
+//!   width larger than the booster's feature count.
 //! * Exports the predictor silently accepts are refused: a vocabulary file for
 //!   a feature index that does not exist, two different files of one kind for
-//!   one feature (the predictor would pick one by directory order), an encoded
-//!   width that differs from the booster's feature count, class names that do
-//!   not match the booster's classes, a non-UTF-8 vocabulary.
+//!   one feature (the predictor would pick one by directory order), class
+//!   names that do not match the booster's classes, a non-UTF-8 vocabulary.
 //! * File names are matched on the name only; the predictor searches its
 //!   patterns in the whole path, so a directory name such as `run2_txt` can
 //!   change which files it reads.
@@ -542,14 +546,20 @@ impl BqmlModel {
         }
 
         let forest = xgb.forest;
-        if offset != forest.num_features() {
+        // The predictor hands XGBoost a dense matrix exactly as wide as the
+        // encoding. XGBoost accepts one narrower than the booster (the
+        // trailing features are missing) and refuses a wider one on every
+        // predict: so must we, the latter at load.
+        if offset > forest.num_features() {
             let widths: Vec<String> = infos
                 .iter()
                 .map(|f| format!("{} {}", f.name, f.columns.len()))
                 .collect();
             return Err(Error::invalid_model(format!(
                 "model.bst has {} features but assets/model_metadata.json and the vocabulary \
-                 files describe {offset} encoded columns ({})",
+                 files describe {offset} encoded columns ({}); the exported predictor fails \
+                 every prediction of such an export (XGBoost refuses more columns than the \
+                 booster's features)",
                 forest.num_features(),
                 widths.join(", ")
             ))
@@ -699,7 +709,7 @@ impl BqmlModel {
         };
         let data = self.encode_with_threads(instances, threads)?;
         let x = FeatureMatrix::row_major(&data, instances.len(), self.encoder.width)?;
-        let preds = self.forest.predict(
+        let preds = self.predict_encoded(
             &x,
             &PredictOptions {
                 n_threads: Some(threads),
@@ -715,6 +725,29 @@ impl BqmlModel {
             .map(|row| self.format_row(row, opts.format, k))
             .collect();
         Ok(out)
+    }
+
+    /// Predicts rows of encoded columns ([`num_columns`](Self::num_columns)
+    /// wide, as [`encode_instances`](Self::encode_instances) makes them): the
+    /// booster's raw outputs, with `opts` applied. When `model.bst` declares
+    /// more features than the assets encode, the features past the encoded
+    /// columns are missing, as in the exported predictor's XGBoost call.
+    pub fn predict_encoded(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+    ) -> Result<quercus_core::Predictions> {
+        if x.cols() != self.encoder.width {
+            return Err(Error::new(ErrorKind::FeatureCount {
+                expected: self.encoder.width,
+                found: x.cols(),
+            }));
+        }
+        if self.encoder.width == self.forest.num_features() {
+            self.forest.predict(x, opts)
+        } else {
+            self.forest.predict_leading(x, opts)
+        }
     }
 
     fn format_row(&self, row: &[f32], format: OutputFormat, k: &OutputKeys) -> Value {
@@ -794,9 +827,31 @@ impl BqmlModel {
         &self.features
     }
 
-    /// Number of encoded columns (the booster's feature count).
+    /// Number of encoded columns: the width of the rows the exported predictor
+    /// gives XGBoost. It is at most [`declared_features`](Self::declared_features),
+    /// usually equal.
     pub fn num_columns(&self) -> usize {
         self.encoder.width
+    }
+
+    /// The number of features `model.bst` declares (`num_feature`). When it
+    /// exceeds [`num_columns`](Self::num_columns), the features from
+    /// `num_columns()` on are never encoded and always read as missing.
+    pub fn declared_features(&self) -> usize {
+        self.forest.num_features()
+    }
+
+    /// A note when `model.bst` declares more features than the assets encode,
+    /// e.g. "model.bst declares 7 features; the assets encode 6; features
+    /// 6.. read as missing"; `None` when the counts agree.
+    pub fn width_note(&self) -> Option<String> {
+        let (declared, encoded) = (self.declared_features(), self.num_columns());
+        (declared > encoded).then(|| {
+            format!(
+                "model.bst declares {declared} features; the assets encode {encoded}; \
+                 features {encoded}.. read as missing"
+            )
+        })
     }
 }
 

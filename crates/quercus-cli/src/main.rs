@@ -491,6 +491,8 @@ fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
             "class_names": bq.class_names(),
             "features": features,
             "num_columns": bq.num_columns(),
+            "num_features": s.num_features,
+            "width_note": bq.width_note(),
             "format": s.format,
             "writer_version": s.writer_version,
             "booster": s.booster,
@@ -538,6 +540,9 @@ fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
         bq.features().len(),
         bq.num_columns()
     );
+    if let Some(note) = bq.width_note() {
+        println!("                {note}");
+    }
     println!(
         "  {:<4} {:<28} {:<20} {:<9} {:>6}  detail",
         "#", "column", "encoding", "inputs", "vocab"
