@@ -244,6 +244,11 @@ pub struct FeatureInfo {
     pub mean: Option<f64>,
     /// The asset file used, relative to the export directory.
     pub asset: Option<PathBuf>,
+    /// Other asset files for this feature's index, which the predictor reads
+    /// but never uses: a file of a kind it dispatches on first wins (for
+    /// example `1_categorical_label.txt` over `1_array_one_hot.txt`), whatever
+    /// the metadata's `encode_type` says.
+    pub unused_assets: Vec<PathBuf>,
 }
 
 /// The shape of the predictions.
@@ -520,6 +525,12 @@ impl BqmlModel {
             offset = offset.checked_add(width).ok_or_else(|| {
                 Error::invalid_model("the encoded width overflows").with_path(meta_path)
             })?;
+            let relative = |a: &assets::Asset| {
+                a.path
+                    .strip_prefix(dir)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|_| a.path.clone())
+            };
             infos.push(FeatureInfo {
                 name: name.clone(),
                 encoding: chosen.map_or(Encoding::Numeric, |a| encoding_of(a.kind)),
@@ -530,12 +541,8 @@ impl BqmlModel {
                 columns: start..offset,
                 vocabulary_size: vocab_size,
                 mean,
-                asset: chosen.map(|a| {
-                    a.path
-                        .strip_prefix(dir)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|_| a.path.clone())
-                }),
+                asset: chosen.map(relative),
+                unused_assets: mine.iter().skip(1).map(|a| relative(a)).collect(),
             });
             encs.push(FeatureEnc {
                 name: name.clone(),

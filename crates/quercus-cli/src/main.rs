@@ -480,6 +480,11 @@ fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
                     "vocabulary_size": f.vocabulary_size,
                     "mean": f.mean.and_then(serde_json::Number::from_f64),
                     "asset": f.asset.as_ref().map(|p| p.display().to_string()),
+                    "unused_assets": f
+                        .unused_assets
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -567,6 +572,9 @@ fn inspect_bqml(args: &Args, model: &Model, bq: &BqmlModel) -> Result<()> {
         }
         if let Some(a) = &f.asset {
             detail.push(a.display().to_string());
+        }
+        for a in &f.unused_assets {
+            detail.push(format!("{} unused", a.display()));
         }
         println!(
             "  {i:<4} {:<28} {:<20} {inputs:<9} {vocab:>6}  {}",
