@@ -1,4 +1,6 @@
-# Kept as it was used to make the cases.jsonl of the seven original fixtures in models/bqml/ (see models/bqml/README.md).
+# Kept as it was used to make the cases.jsonl of the seven original fixtures in models/bqml/ (see models/bqml/README.md),
+# except that feature_kinds now follows the predictor's dispatch order (random_forest_classifier_model's cases.jsonl was
+# regenerated with it: `bqml_fixture_cases.py models/bqml/random_forest_classifier_model OUT 200 0`).
 """Generate BQML export test cases whose expected outputs come from Google's own exported
 predictor (bigquery_ml_utils.inference.xgboost_predictor, run with xgboost==3.0.1).
 
@@ -8,8 +10,13 @@ Each output line: {"instance": {...}, "expected": <prediction>} or {"instance": 
 import glob, importlib.util, json, math, os, random, re, sys
 
 def load_predictor_module():
-    cands = glob.glob(os.path.join(sys.prefix, "lib", "python3*", "site-packages", "bigquery_ml_utils",
-                                   "inference", "xgboost_predictor", "predictor.py"))
+    # On PYTHONPATH (the oracle environment of scripts/test.sh), else in this interpreter's site-packages.
+    spec = importlib.util.find_spec("bigquery_ml_utils")
+    if spec is not None and spec.submodule_search_locations:
+        cands = [os.path.join(spec.submodule_search_locations[0], "inference", "xgboost_predictor", "predictor.py")]
+    else:
+        cands = glob.glob(os.path.join(sys.prefix, "lib", "python3*", "site-packages", "bigquery_ml_utils",
+                                       "inference", "xgboost_predictor", "predictor.py"))
     spec = importlib.util.spec_from_file_location("bqml_xgb_predictor", cands[0])
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -28,16 +35,21 @@ KINDS = [  # same precedence as the exported predictor
 ]
 
 def feature_kinds(d):
-    kinds = {}
+    """{index: (kind, lines)}. When a feature has files of several kinds, the predictor's dispatch
+    order (the order of KINDS) decides, not the file names' sort order: random_forest_classifier_model's
+    f2 has 1_array_one_hot.txt and 1_categorical_label.txt and is label-encoded, so its instances carry
+    a string (an array would be looked up by its str() and read as missing)."""
+    rank = {pat: r for r, (_, pat) in enumerate(KINDS)}
+    found = {}
     for f in sorted(os.listdir(os.path.join(d, "assets"))):
         for kind, pat in KINDS:
             m = re.match(pat, f)
             if m:
                 idx = int(m.group(1))
                 text = open(os.path.join(d, "assets", f)).read().splitlines()
-                kinds.setdefault(idx, (kind, text))
+                found.setdefault(idx, []).append((rank[pat], kind, text))
                 break
-    return kinds
+    return {idx: min(files, key=lambda t: t[0])[1:] for idx, files in found.items()}
 
 def rand_instance(rng, meta, kinds, unseen_p=0.1):
     inst = {}

@@ -13,9 +13,17 @@ Every instance the oracle accepts must give the same label and numbers within
 1e-6 (the largest difference is printed); every instance it rejects must be
 rejected. The seed is random unless BQML_ORACLE_SEED is set; it is printed on
 failure.
+
+The tests after those compare exactly (the same JSON, every float bit for
+bit): a random sample of the hostile instances of models/bqml/hostile (whose
+stored outputs the live oracle must still give), exports whose model.bst
+declares more features than their assets encode, and random_forest_classifier_
+model with tree 0 split on its label-encoded f2 (exports patched by
+bqml_hostile.py).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import random
@@ -29,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
+import bqml_hostile  # noqa: E402
 import bqml_random  # noqa: E402
 from pyhelpers import quercus_bin  # noqa: E402
 
@@ -55,13 +64,15 @@ def oracle_predict(export: Path, instances: list) -> list:
     return json.loads(r.stdout)
 
 
-def quercus_predict(export: Path, instances: list, tmp_path: Path, *args: str, ext="jsonl"):
+def quercus_predict(export: Path, instances: list, tmp_path: Path, *args: str, ext="jsonl", raw=False):
+    """The CLI's predictions (None and stderr if it fails). raw=True: the
+    instances are JSON texts, written as they are."""
     inp = tmp_path / f"instances.{ext}"
     out = tmp_path / f"predictions.{ext}"
     if out.exists():
         out.unlink()
     if ext == "jsonl":
-        inp.write_text("".join(json.dumps(i) + "\n" for i in instances))
+        inp.write_text("".join((i if raw else json.dumps(i)) + "\n" for i in instances))
     else:
         inp.write_text(json.dumps({"instances": instances}))
     r = subprocess.run([quercus_bin(), "predict", str(export), "--input", str(inp),
@@ -153,3 +164,127 @@ def test_a_bad_instance_fails_the_whole_request(tmp_path: Path):
     got, err = quercus_predict(export, [good, good, {"f1": "a", "f2": ["b"]}], tmp_path)
     assert got is None
     assert "row 2" in err and "missing feature(s) f3" in err
+
+
+# --- Exact comparisons: hostile instances, patched exports -------------------------------
+
+def identical(got, want) -> bool:
+    """The same JSON, every float bit for bit (repr distinguishes -0.0 and
+    every last digit), keys in the same order."""
+    return json.dumps(got) == json.dumps(want)
+
+
+def compare_exactly(export: Path, instances: list, tmp_path: Path, ctx: str, texts: list | None = None,
+                    columns: list | None = None, may_refuse_export: bool = False) -> list:
+    """Runs `instances` through the live oracle and the CLI (texts: the JSON
+    texts to give the CLI, default json.dumps): every prediction identical,
+    every rejection a one-line error naming row 0 and (columns[i]) the column,
+    or, if may_refuse_export, the export refused at load. Returns the oracle's
+    outputs."""
+    texts = texts or [json.dumps(i) for i in instances]
+    columns = columns or [None] * len(instances)
+    results = oracle_predict(export, instances)
+    good = [(t, r["ok"]) for t, r in zip(texts, results) if "ok" in r]
+    if good:
+        got, err = quercus_predict(export, [t for t, _ in good], tmp_path, raw=True)
+        assert got is not None, f"{ctx}: quercus rejected instances the oracle accepts: {err}"
+        for (t, want), g in zip(good, got):
+            assert identical(g, want), f"{ctx}: {t}: quercus {g!r}, oracle {want!r}"
+    for t, r, col in zip(texts, results, columns):
+        if "error" not in r:
+            continue
+        got, err = quercus_predict(export, [t], tmp_path, raw=True)
+        assert got is None, f"{ctx}: quercus accepted {t}, the oracle says {r['error']}"
+        if may_refuse_export and "invalid model" in err:
+            continue
+        assert "row 0" in err and err.count("\n") == 1, err
+        if col and "invalid JSON" not in err:
+            assert f"feature `{col}`" in err or ("differ" in err and col in err), f"{ctx}: {t}: {err}"
+    return results
+
+
+def error_type(e: str) -> str:
+    return e.split(":", 1)[0]
+
+
+HOSTILE = bqml_hostile.case_files()
+
+
+@pytest.mark.parametrize("path", HOSTILE, ids=[p.stem for p in HOSTILE])
+def test_hostile_instances_match_googles_predictor(path: Path, tmp_path: Path):
+    """A random sample of models/bqml/hostile: the live oracle still gives the
+    stored outputs, and Quercus gives the same, exactly."""
+    oracle_dir()
+    spec = bqml_hostile.load(path)
+    rng = random.Random(f"{SEED}-{path.stem}")
+    cases = rng.sample(spec["cases"], min(6, len(spec["cases"])))
+    export = bqml_hostile.build_export(spec["export"], spec.get("patch"), tmp_path / "export")
+    instances = [json.loads(c["instance"]) for c in cases]
+    ctx = f"seed {SEED}, {path.stem}"
+    # An export the oracle fails every instance with may be refused at load.
+    refusable = all("error" in c for c in spec["cases"])
+    live = compare_exactly(export, instances, tmp_path, ctx, texts=[c["instance"] for c in cases],
+                           columns=[c.get("column") for c in cases], may_refuse_export=refusable)
+    for c, r in zip(cases, live):
+        if "expected" in c:
+            assert "ok" in r and identical(r["ok"], c["expected"]), f"{ctx}: {c['label']}: stored {c}, live {r}"
+        else:
+            assert "error" in r and error_type(r["error"]) == error_type(c["error"]), f"{ctx}: {c}, live {r}"
+
+
+DECLARED = [
+    # model.bst declaring more features than the assets encode; tree 0's root
+    # moved to the absent feature 6, so that it matters.
+    ("boosted_tree_classifier_model", {"num_feature": 7, "tree0_root": {"feature": 6, "default_left": False}}),
+    ("boosted_tree_classifier_model", {"num_feature": 7, "tree0_root": {"feature": 6, "default_left": True}}),
+    ("sparse_feature_model_3", {"num_feature": 13}),
+    ("synth_aft_model", {"num_feature": 15}),  # binf header
+]
+
+
+@pytest.mark.parametrize("name,patch", DECLARED, ids=[f"{n}-{i}" for i, (n, _) in enumerate(DECLARED)])
+def test_more_declared_features_than_encoded_match_googles_predictor(name: str, patch: dict, tmp_path: Path):
+    oracle_dir()
+    export = bqml_hostile.build_export(name, patch, tmp_path / "export")
+    rng = random.Random(f"{SEED}-{name}-declared")
+    meta, schema = bqml_random.load_schema(str(export))
+    instances = [bqml_random.random_instance(rng, meta, schema) for _ in range(100)]
+    instances += [bqml_random.random_instance(rng, meta, schema, rich=True) for _ in range(100)]
+    instances += bqml_random.error_instances(rng, meta, schema)[:8]
+    results = compare_exactly(export, instances, tmp_path, f"seed {SEED}, {name} {patch}")
+    assert sum("ok" in r for r in results) >= 150
+
+
+def _fixture_cases_generator():
+    spec = importlib.util.spec_from_file_location("bqml_fixture_cases", ROOT / "models" / "gen" / "bqml_fixture_cases.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_generators_type_a_feature_by_the_vocabulary_the_predictor_uses():
+    # random_forest_classifier_model's f2 has 1_categorical_label.txt and
+    # 1_array_one_hot.txt; the predictor label-encodes it (its dispatch order,
+    # not the file names' sort order nor encode_type, decides).
+    export = ROOT / "models" / "bqml" / "random_forest_classifier_model"
+    kinds = _fixture_cases_generator().feature_kinds(str(export))
+    assert kinds[1][0] == "categorical_label"
+    assert kinds[1][1] == ["_null_filler", "a", "b", "c"]
+    _, schema = bqml_random.load_schema(str(export))
+    assert schema[1][:2] == ("f2", "categorical_label")
+
+
+def test_label_encoded_f2_matches_googles_predictor(tmp_path: Path):
+    """random_forest_classifier_model with tree 0 split on f2, so that how f2
+    is encoded shows in the probabilities."""
+    oracle_dir()
+    name = "random_forest_classifier_model"
+    export = bqml_hostile.build_export(name, {"tree0_nodes": bqml_hostile.TREE0_ON_F2}, tmp_path / "export")
+    rng = random.Random(f"{SEED}-{name}-f2")
+    meta, schema = bqml_random.load_schema(str(export))
+    instances = [bqml_random.random_instance(rng, meta, schema, rich=bool(i % 2)) for i in range(120)]
+    instances += [dict(instances[0], f2=v) for v in
+                  ["a", "b", "c", "f", "_null_filler", [], ["a"], ["c"], ["f"], "['c']", 1, None, {"c": 1}, True]]
+    results = compare_exactly(export, instances, tmp_path, f"seed {SEED}, {name} tree 0 on f2")
+    distinct = {json.dumps(r["ok"]) for r in results if "ok" in r}
+    assert len(distinct) >= 3, distinct  # +3 (a, b, _null_filler), -3 (c), 0 (missing)

@@ -357,9 +357,9 @@ GOOGLE_TEST_ROWS["boosted_tree_classifier_model"] = GOOGLE_TEST_ROWS["boosted_tr
 
 @pytest.mark.parametrize("name", sorted(GOOGLE_TEST_ROWS))
 def test_googles_own_test_rows_are_valid_instances(name):
-    # (random_forest_classifier_model's cases.jsonl gives f2 as arrays, which
-    # the predictor label-encodes as the string "[...]"; its encoding is
-    # categorical_label, so the schema wants a string, as Google's rows give.)
+    # (random_forest_classifier_model's f2 has both 1_categorical_label.txt and
+    # 1_array_one_hot.txt; the predictor label-encodes it, so the schema wants
+    # a string, as Google's rows and the export's cases.jsonl give.)
     model = quercus.load(ROOT / "models" / "bqml" / name)
     inst, pred = schemata(model)
     rows = GOOGLE_TEST_ROWS[name]

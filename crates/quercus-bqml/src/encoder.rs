@@ -65,33 +65,92 @@ pub(crate) struct Encoder {
     pub width: usize,
 }
 
-/// Reusable buffers for encoding.
+/// Reusable buffers for encoding, and the errors the predictor only raises
+/// after every instance is encoded.
 #[derive(Default)]
 pub(crate) struct Scratch {
     text: String,
     seen: Vec<bool>,
+    /// The instance being encoded (its index in the request).
+    pub row: usize,
+    pub deferred: Deferred,
+}
+
+/// Errors the exported predictor raises only once every instance has been
+/// encoded, so that any encoding error (of any instance, in instance and
+/// column order) is reported first:
+///
+/// 1. `convert`: `np.array(encoded, dtype=float)` cannot convert an
+///    `ARRAY<STRUCT>` value (stored raw by the encoding);
+/// 2. `inf`: XGBoost's `DMatrix` refuses a value that is infinite in `float32`.
+///
+/// Each keeps the first error of its class, in instance and column order.
+#[derive(Default)]
+pub(crate) struct Deferred {
+    convert: Option<Error>,
+    inf: Option<Error>,
+}
+
+impl Deferred {
+    /// Keeps the earlier errors of `self`, filling in from `later`.
+    pub fn merge(&mut self, later: Deferred) {
+        if self.convert.is_none() {
+            self.convert = later.convert;
+        }
+        if self.inf.is_none() {
+            self.inf = later.inf;
+        }
+    }
+
+    /// The error the predictor reports, if any.
+    pub fn into_result(self) -> Result<()> {
+        match self.convert.or(self.inf) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where deferred errors are recorded: the class lists, and the instance.
+struct Sink<'a> {
+    deferred: &'a mut Deferred,
+    row: usize,
+}
+
+impl Sink<'_> {
+    fn convert(&mut self, e: Error) {
+        if self.deferred.convert.is_none() {
+            self.deferred.convert = Some(e.with_row(self.row));
+        }
+    }
+
+    /// `float64 -> float32`, as XGBoost converts its input; a value that is
+    /// (or rounds to) infinity is recorded as XGBoost's error.
+    #[inline]
+    fn float32(&mut self, feature: &str, x: f64) -> f32 {
+        let f = x as f32;
+        if f.is_infinite() {
+            self.inf(bad(
+                feature,
+                format!(
+                    "{} is infinite or too large for float32 (XGBoost rejects it)",
+                    FloatDisplay(x)
+                ),
+            ));
+        }
+        f
+    }
+
+    fn inf(&mut self, e: Error) {
+        if self.deferred.inf.is_none() {
+            self.deferred.inf = Some(e.with_row(self.row));
+        }
+    }
 }
 
 /// An encoding error for one feature of one instance.
 fn bad(feature: &str, msg: impl std::fmt::Display) -> Error {
     Error::input(format!("feature `{feature}`: {msg}"))
-}
-
-/// `float64 -> float32`, as XGBoost converts its input; XGBoost rejects values
-/// that are (or round to) infinity.
-#[inline]
-fn to_f32(feature: &str, x: f64) -> Result<f32> {
-    let f = x as f32;
-    if f.is_infinite() {
-        return Err(bad(
-            feature,
-            format!(
-                "{} is infinite or too large for float32 (XGBoost rejects it)",
-                FloatDisplay(x)
-            ),
-        ));
-    }
-    Ok(f)
 }
 
 struct FloatDisplay(f64);
@@ -264,7 +323,10 @@ impl Encoder {
         )))
     }
 
-    /// Encodes one instance into `row` (`self.width` values, pre-filled with NaN).
+    /// Encodes one instance into `row` (`self.width` values, pre-filled with
+    /// NaN). Errors the predictor raises while encoding are returned; those it
+    /// raises later (see [`Deferred`]) are recorded in `scratch.deferred` under
+    /// `scratch.row`.
     pub(crate) fn encode(
         &self,
         inst: &Value,
@@ -296,6 +358,10 @@ fn encode_feature(
     scratch: &mut Scratch,
 ) -> Result<()> {
     let name = f.name.as_str();
+    let mut sink = Sink {
+        deferred: &mut scratch.deferred,
+        row: scratch.row,
+    };
     match &f.enc {
         Enc::Numeric { empty } => {
             let x = match v {
@@ -318,7 +384,7 @@ fn encode_feature(
                     ));
                 }
             };
-            block[0] = to_f32(name, x)?;
+            block[0] = sink.float32(name, x);
         }
         Enc::CatOneHot { index } => {
             if let Some(&j) = lookup(index, v, &mut scratch.text) {
@@ -329,7 +395,7 @@ fn encode_feature(
             if let Some(t) = lookup(table, v, &mut scratch.text) {
                 block.copy_from_slice(t);
                 if block.iter().any(|x| x.is_infinite()) {
-                    return Err(bad(
+                    sink.inf(bad(
                         name,
                         format!(
                             "the target encoding of {} is infinite (XGBoost rejects it)",
@@ -374,12 +440,14 @@ fn encode_feature(
                 *out = if *width > 1 && *a == 0.0 {
                     f32::NAN
                 } else {
-                    to_f32(name, *a)?
+                    sink.float32(name, *a)
                 };
             }
         }
-        Enc::ArrStruct { dim } => encode_struct(name, *dim, v, block, &mut scratch.seen)?,
-        Enc::ArrNumerical { len } => encode_numerical(name, *len, v, block)?,
+        Enc::ArrStruct { dim } => {
+            encode_struct(name, *dim, v, block, &mut scratch.seen, &mut sink)?
+        }
+        Enc::ArrNumerical { len } => encode_numerical(name, *len, v, block, &mut sink)?,
     }
     Ok(())
 }
@@ -387,12 +455,15 @@ fn encode_feature(
 /// ARRAY<STRUCT<INT64, FLOAT64>>: a list of `[key, value]` pairs into a dense
 /// block of `dim` (missing where unset). Keys are checked in order, as the
 /// predictor does; a later pair for the same key overwrites an earlier one.
+/// The values are stored raw by the predictor and converted by NumPy once
+/// every instance is encoded: their errors are deferred.
 fn encode_struct(
     name: &str,
     dim: usize,
     v: &Value,
     block: &mut [f32],
     seen: &mut Vec<bool>,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let pairs: &[Value] = match Items::of(name, v)? {
         Items::List(a) => a,
@@ -460,7 +531,10 @@ fn encode_struct(
         }
         seen[key] = true;
         if let Value::Array(kv) = pair {
-            block[key] = to_f32(name, np_float(name, &kv[1])?)?;
+            match np_float(name, &kv[1]) {
+                Ok(x) => block[key] = sink.float32(name, x),
+                Err(e) => sink.convert(e),
+            }
         }
     }
     Ok(())
@@ -468,7 +542,13 @@ fn encode_struct(
 
 /// ARRAY<numeric>: exactly `len` numbers, converted the way
 /// `np.array(col).astype(np.float64)` converts them.
-fn encode_numerical(name: &str, len: usize, v: &Value, block: &mut [f32]) -> Result<()> {
+fn encode_numerical(
+    name: &str,
+    len: usize,
+    v: &Value,
+    block: &mut [f32],
+    sink: &mut Sink<'_>,
+) -> Result<()> {
     let items = Items::of(name, v)?;
     if items.len() != len {
         return Err(bad(
@@ -496,7 +576,7 @@ fn encode_numerical(name: &str, len: usize, v: &Value, block: &mut [f32]) -> Res
         ));
     }
     for (out, item) in block.iter_mut().zip(values) {
-        *out = to_f32(name, np_float(name, item)?)?;
+        *out = sink.float32(name, np_float(name, item)?);
     }
     Ok(())
 }

@@ -13,8 +13,12 @@
 //! ```
 //!
 //! [`BqmlModel::open`] reads all of it once, checks that it is consistent (every
-//! vocabulary file belongs to a feature, the encoded width equals the booster's
-//! feature count) and builds a feature encoder backed by hash maps.
+//! vocabulary file belongs to a feature, the encoded width is at most the
+//! booster's feature count) and builds a feature encoder backed by hash maps.
+//! When `model.bst` declares more features than the assets encode, the
+//! features past the encoded columns read as missing, as they do in the
+//! predictor (its XGBoost `DMatrix` is exactly as wide as the encoding):
+//! [`BqmlModel::width_note`] says so.
 //! [`BqmlModel::predict_instances`] takes the instances Vertex AI would send —
 //! JSON objects keyed by column name, STRUCT fields flattened to
 //! `<struct>_<field>` — encodes them straight into the engine's `f32` matrix and
@@ -42,19 +46,38 @@
 //!
 //! * An export the predictor would only fail on at request time fails at load
 //!   time: an invalid `model_type` or `encode_type`, a missing vocabulary file
-//!   for a declared encoding, a malformed target or dimension file.
+//!   for a declared encoding, a malformed target or dimension file, an encoded
+//!   width larger than the booster's feature count.
 //! * Exports the predictor silently accepts are refused: a vocabulary file for
 //!   a feature index that does not exist, two different files of one kind for
-//!   one feature (the predictor would pick one by directory order), an encoded
-//!   width that differs from the booster's feature count, class names that do
-//!   not match the booster's classes, a non-UTF-8 vocabulary.
+//!   one feature (the predictor would pick one by directory order), class
+//!   names that do not match the booster's classes, a non-UTF-8 vocabulary.
 //! * File names are matched on the name only; the predictor searches its
 //!   patterns in the whole path, so a directory name such as `run2_txt` can
 //!   change which files it reads.
 //! * JSON cannot tell Python's `-0` (an int) from `-0.0`, or keep integers
 //!   beyond 64 bits exact, so such values used as *categories* are looked up
-//!   as `-0.0` / a float; numeric strings with non-ASCII digits (which
-//!   Python's `float()` accepts) are rejected.
+//!   as `-0.0` / a float. A number beyond `float64`'s range (`1e400`, a
+//!   400-digit integer) is invalid JSON here; the predictor raises for it in a
+//!   numeric column but looks it up (as `inf`, or its digits) in a categorical
+//!   one.
+//!
+//! ## Wrong-typed values
+//!
+//! There is no type check in the predictor, only Python: a value of the wrong
+//! JSON type does what Python does with it, and so it does here (the tests in
+//! `tests/hostile.rs` hold Google's outputs for every JSON type in every
+//! encoding). Categories are looked up by `str()` (an array `["a"]` as
+//! `"['a']"`, usually missing); numbers go through `float()` (booleans are 0
+//! and 1, `" 3 "`, `"1_000"` and Unicode digits parse, `"nan"` is missing,
+//! `null`, arrays and objects are errors); ARRAY columns iterate their value
+//! (a string's characters, an object's keys; a number or `null` is an error);
+//! a value that is infinite in `float32` is an error. Where the predictor
+//! raises, the error is an input error naming the instance and the column.
+//! When several values are bad, the one reported is the one the predictor
+//! reports: encoding errors first (in instance, then column order), then
+//! `ARRAY<STRUCT>` values NumPy cannot convert, then values infinite in
+//! `float32`.
 //!
 //! ## Example
 //!
@@ -221,6 +244,11 @@ pub struct FeatureInfo {
     pub mean: Option<f64>,
     /// The asset file used, relative to the export directory.
     pub asset: Option<PathBuf>,
+    /// Other asset files for this feature's index, which the predictor reads
+    /// but never uses: a file of a kind it dispatches on first wins (for
+    /// example `1_categorical_label.txt` over `1_array_one_hot.txt`), whatever
+    /// the metadata's `encode_type` says.
+    pub unused_assets: Vec<PathBuf>,
 }
 
 /// The shape of the predictions.
@@ -497,6 +525,12 @@ impl BqmlModel {
             offset = offset.checked_add(width).ok_or_else(|| {
                 Error::invalid_model("the encoded width overflows").with_path(meta_path)
             })?;
+            let relative = |a: &assets::Asset| {
+                a.path
+                    .strip_prefix(dir)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|_| a.path.clone())
+            };
             infos.push(FeatureInfo {
                 name: name.clone(),
                 encoding: chosen.map_or(Encoding::Numeric, |a| encoding_of(a.kind)),
@@ -507,12 +541,8 @@ impl BqmlModel {
                 columns: start..offset,
                 vocabulary_size: vocab_size,
                 mean,
-                asset: chosen.map(|a| {
-                    a.path
-                        .strip_prefix(dir)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|_| a.path.clone())
-                }),
+                asset: chosen.map(relative),
+                unused_assets: mine.iter().skip(1).map(|a| relative(a)).collect(),
             });
             encs.push(FeatureEnc {
                 name: name.clone(),
@@ -523,14 +553,20 @@ impl BqmlModel {
         }
 
         let forest = xgb.forest;
-        if offset != forest.num_features() {
+        // The predictor hands XGBoost a dense matrix exactly as wide as the
+        // encoding. XGBoost accepts one narrower than the booster (the
+        // trailing features are missing) and refuses a wider one on every
+        // predict: so must we, the latter at load.
+        if offset > forest.num_features() {
             let widths: Vec<String> = infos
                 .iter()
                 .map(|f| format!("{} {}", f.name, f.columns.len()))
                 .collect();
             return Err(Error::invalid_model(format!(
                 "model.bst has {} features but assets/model_metadata.json and the vocabulary \
-                 files describe {offset} encoded columns ({})",
+                 files describe {offset} encoded columns ({}); the exported predictor fails \
+                 every prediction of such an export (XGBoost refuses more columns than the \
+                 booster's features)",
                 forest.num_features(),
                 widths.join(", ")
             ))
@@ -610,11 +646,11 @@ impl BqmlModel {
             instances.len().div_ceil(PARALLEL_MIN_INSTANCES / 2).max(1),
         );
         if threads <= 1 || instances.len() < PARALLEL_MIN_INSTANCES || width == 0 {
-            self.encode_into(instances, &mut data, 0)?;
+            self.encode_into(instances, &mut data, 0)?.into_result()?;
             return Ok(data);
         }
         let per = instances.len().div_ceil(threads);
-        let results: Vec<Result<()>> = std::thread::scope(|s| {
+        let results: Vec<Result<encoder::Deferred>> = std::thread::scope(|s| {
             let handles: Vec<_> = instances
                 .chunks(per)
                 .zip(data.chunks_mut(per * width))
@@ -629,14 +665,24 @@ impl BqmlModel {
                 })
                 .collect()
         });
+        // An encoding error of any instance comes before the deferred ones.
+        let mut deferred = encoder::Deferred::default();
         for r in results {
-            r?;
+            deferred.merge(r?);
         }
+        deferred.into_result()?;
         Ok(data)
     }
 
-    /// Encodes `instances` (whose first one is instance number `first`) into `out`.
-    fn encode_into(&self, instances: &[Value], out: &mut [f32], first: usize) -> Result<()> {
+    /// Encodes `instances` (whose first one is instance number `first`) into
+    /// `out`. Returns the first encoding error, else the errors the predictor
+    /// raises only after encoding every instance.
+    fn encode_into(
+        &self,
+        instances: &[Value],
+        out: &mut [f32],
+        first: usize,
+    ) -> Result<encoder::Deferred> {
         let width = self.encoder.width;
         let mut scratch = Scratch::default();
         for (i, inst) in instances.iter().enumerate() {
@@ -645,11 +691,12 @@ impl BqmlModel {
             } else {
                 &mut out[i * width..(i + 1) * width]
             };
+            scratch.row = first + i;
             self.encoder
                 .encode(inst, row, &mut scratch)
                 .map_err(|e| e.with_row(first + i))?;
         }
-        Ok(())
+        Ok(scratch.deferred)
     }
 
     /// Predicts JSON instances (objects keyed by column name, as Vertex AI sends
@@ -669,9 +716,8 @@ impl BqmlModel {
         };
         let data = self.encode_with_threads(instances, threads)?;
         let x = FeatureMatrix::row_major(&data, instances.len(), self.encoder.width)?;
-        let preds = self
-            .forest
-            .predict(&x, &PredictOptions::default().with_threads(Some(threads)))?;
+        let preds =
+            self.predict_encoded(&x, &PredictOptions::default().with_threads(Some(threads)))?;
         let width = preds.width().max(1);
         let k = &self.keys;
         let out = preds
@@ -681,6 +727,29 @@ impl BqmlModel {
             .map(|row| self.format_row(row, opts.format, k))
             .collect();
         Ok(out)
+    }
+
+    /// Predicts rows of encoded columns ([`num_columns`](Self::num_columns)
+    /// wide, as [`encode_instances`](Self::encode_instances) makes them): the
+    /// booster's raw outputs, with `opts` applied. When `model.bst` declares
+    /// more features than the assets encode, the features past the encoded
+    /// columns are missing, as in the exported predictor's XGBoost call.
+    pub fn predict_encoded(
+        &self,
+        x: &FeatureMatrix<'_>,
+        opts: &PredictOptions,
+    ) -> Result<quercus_core::Predictions> {
+        if x.cols() != self.encoder.width {
+            return Err(Error::new(ErrorKind::FeatureCount {
+                expected: self.encoder.width,
+                found: x.cols(),
+            }));
+        }
+        if self.encoder.width == self.forest.num_features() {
+            self.forest.predict(x, opts)
+        } else {
+            self.forest.predict_leading(x, opts)
+        }
     }
 
     fn format_row(&self, row: &[f32], format: OutputFormat, k: &OutputKeys) -> Value {
@@ -760,9 +829,31 @@ impl BqmlModel {
         &self.features
     }
 
-    /// Number of encoded columns (the booster's feature count).
+    /// Number of encoded columns: the width of the rows the exported predictor
+    /// gives XGBoost. It is at most [`declared_features`](Self::declared_features),
+    /// usually equal.
     pub fn num_columns(&self) -> usize {
         self.encoder.width
+    }
+
+    /// The number of features `model.bst` declares (`num_feature`). When it
+    /// exceeds [`num_columns`](Self::num_columns), the features from
+    /// `num_columns()` on are never encoded and always read as missing.
+    pub fn declared_features(&self) -> usize {
+        self.forest.num_features()
+    }
+
+    /// A note when `model.bst` declares more features than the assets encode,
+    /// e.g. "model.bst declares 7 features; the assets encode 6; features
+    /// 6.. read as missing"; `None` when the counts agree.
+    pub fn width_note(&self) -> Option<String> {
+        let (declared, encoded) = (self.declared_features(), self.num_columns());
+        (declared > encoded).then(|| {
+            format!(
+                "model.bst declares {declared} features; the assets encode {encoded}; \
+                 features {encoded}.. read as missing"
+            )
+        })
     }
 }
 

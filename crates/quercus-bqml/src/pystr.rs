@@ -1,7 +1,8 @@
 //! The few pieces of Python semantics the exported predictor leaks into its
 //! behaviour: `str(value)` (vocabulary look-ups), `float(string)` (numeric
 //! features, target files, NumPy's string conversion), `int(string)` (dimension
-//! files) and `str.splitlines()` (vocabulary files).
+//! files) and `str.splitlines()` (vocabulary files). Python 3.11 (Unicode 14.0),
+//! the predictor's, is the reference.
 //!
 //! Instances arrive as JSON, so `value` is what Python's `json.loads` would
 //! have produced: `str`, `int`, `float`, `bool`, `None`, `list` or `dict`.
@@ -178,6 +179,13 @@ fn is_printable(c: char) -> bool {
 /// underscores may separate digits, `inf`/`infinity`/`nan` in any case with an
 /// optional sign. Returns `None` where Python raises `ValueError`.
 pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    let ascii;
+    let s = if s.is_ascii() {
+        s
+    } else {
+        ascii = transform_decimal_and_space(s)?;
+        ascii.as_str()
+    };
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -197,6 +205,13 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
 /// Python's `int(s)` for a string: whitespace, an optional sign, decimal digits
 /// with single underscores between them.
 pub(crate) fn parse_int(s: &str) -> Option<i64> {
+    let ascii;
+    let s = if s.is_ascii() {
+        s
+    } else {
+        ascii = transform_decimal_and_space(s)?;
+        ascii.as_str()
+    };
     let t = s.trim();
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -209,6 +224,46 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
     }
     let v: i64 = cleaned.parse().ok()?;
     Some(if neg { -v } else { v })
+}
+
+/// CPython's `_PyUnicode_TransformDecimalAndSpaceToASCII`, which `float()` and
+/// `int()` apply to a string first: every non-ASCII whitespace character
+/// becomes a space and every Unicode decimal digit (category Nd) its ASCII
+/// digit, so `float("١٢")` is `12.0`. Any other non-ASCII character makes the
+/// string unparsable (`None`; CPython substitutes `?`).
+fn transform_decimal_and_space(s: &str) -> Option<String> {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                Some(c)
+            } else if c.is_whitespace() {
+                Some(' ')
+            } else {
+                decimal_digit(c).map(|d| char::from(b'0' + d))
+            }
+        })
+        .collect()
+}
+
+/// The first code point (digit zero) of every run of ten Unicode decimal
+/// digits (category Nd) outside ASCII, as of Unicode 14.0 (Python 3.11's
+/// `unicodedata`): each run holds the digits 0 to 9 in order.
+const DECIMAL_ZEROS: [u32; 65] = [
+    0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xDE6,
+    0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50,
+    0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
+    0x104A0, 0x10D30, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0, 0x11650,
+    0x116C0, 0x11730, 0x118E0, 0x11950, 0x11C50, 0x11D50, 0x11DA0, 0x16A60, 0x16AC0, 0x16B50,
+    0x1D7CE, 0x1D7D8, 0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E950, 0x1FBF0,
+];
+
+/// The value of a non-ASCII Unicode decimal digit (Python's
+/// `unicodedata.decimal`).
+fn decimal_digit(c: char) -> Option<u8> {
+    let n = c as u32;
+    let i = DECIMAL_ZEROS.partition_point(|&z| z <= n);
+    let zero = *DECIMAL_ZEROS.get(i.checked_sub(1)?)?;
+    u8::try_from(n - zero).ok().filter(|d| *d < 10)
 }
 
 /// Removes underscores that sit between two digits; `None` if any underscore
@@ -298,6 +353,14 @@ mod tests {
         for bad in ["", " ", "1__0", "_1", "1_", "0x10", "1e", "True", "1,5"] {
             assert_eq!(parse_float(bad), None, "{bad}");
         }
+        // Unicode decimal digits and whitespace, as CPython transforms them.
+        assert_eq!(parse_float("\u{661}\u{662}"), Some(12.0));
+        assert_eq!(parse_float("\u{a0}\u{ff15}.\u{1d7d9}\u{3000}"), Some(5.1));
+        assert_eq!(parse_float("\u{1fbf9}_\u{30}"), Some(90.0));
+        for bad in ["\u{b2}", "1\u{a0}2", "\u{665}\u{e9}", "\u{1c}5", "\u{2155}"] {
+            assert_eq!(parse_float(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_int("\u{967}\u{966}"), Some(10));
     }
 
     #[test]

@@ -220,3 +220,39 @@ fn large_batches_encode_in_parallel_with_the_same_results() {
     let err = model.predict_instances(&with_bad, &two).unwrap_err();
     assert_eq!(err.location().row, Some(3000), "{err}");
 }
+
+#[test]
+fn a_feature_with_two_vocabularies_is_encoded_and_sent_as_the_predictor_reads_it() {
+    // random_forest_classifier_model's f2 has 1_categorical_label.txt and
+    // 1_array_one_hot.txt. The predictor dispatches on the label vocabulary
+    // first (encode_type does not choose), so f2 is one label-encoded column
+    // and an array there is looked up by its str() and read as missing. The
+    // loader, and the cases models/gen/bqml_fixture_cases.py generates for it,
+    // must agree: strings, not arrays.
+    let dir = root().join("random_forest_classifier_model");
+    let model = BqmlModel::open(&dir, &LoadOptions::default()).unwrap();
+    let f2 = &model.features()[1];
+    assert_eq!(f2.encoding, quercus_bqml::Encoding::CategoricalLabel);
+    assert_eq!(f2.columns, 1..2);
+    assert_eq!(
+        f2.asset.as_deref(),
+        Some(Path::new("assets/1_categorical_label.txt"))
+    );
+    assert_eq!(
+        f2.unused_assets,
+        [PathBuf::from("assets/1_array_one_hot.txt")]
+    );
+    let all = cases(&dir);
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in all.iter().enumerate() {
+        if let Some(v) = c.instance.get("f2") {
+            let s = v
+                .as_str()
+                .unwrap_or_else(|| panic!("case {i}: f2 is {v}, not a string"));
+            seen.insert(s.to_string());
+        }
+    }
+    for v in ["a", "b", "c", "zz_unseen"] {
+        assert!(seen.contains(v), "no case sends f2 = {v:?}: {seen:?}");
+    }
+}

@@ -101,14 +101,17 @@ fn feature_count_disagrees_with_the_booster() {
         "{msg}"
     );
 
-    // A feature dropped from the metadata.
+    // A feature dropped from the metadata: fewer encoded columns than the
+    // booster's features is what the predictor accepts (the rest are missing).
     let dir = copy("boosted_tree_regressor_model", "width2");
     let p = dir.join("assets/model_metadata.json");
     let mut meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
     meta["feature_names"] = json!(["f1", "f2"]);
     std::fs::write(&p, meta.to_string()).unwrap();
-    expect_error(&dir, &["model.bst", "encoded columns"]);
+    let model = BqmlModel::open(&dir, &LoadOptions::default()).unwrap();
+    assert_eq!((model.num_columns(), model.declared_features()), (5, 6));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -309,4 +312,59 @@ fn no_instances_no_predictions() {
         .predict_instances(&[], &BqmlOptions::default())
         .unwrap();
     assert!(out.is_empty());
+}
+
+#[test]
+fn a_batch_reports_the_error_the_predictor_reports() {
+    // Google's predictor encodes every instance, then converts with NumPy
+    // (ARRAY<STRUCT> values), then XGBoost checks for float32 infinities: an
+    // encoding error in a later instance wins over a deferred one in an
+    // earlier instance (checked against the predictor, batch by batch).
+    let model =
+        BqmlModel::open(fixture("synth_regressor_arrays"), &LoadOptions::default()).unwrap();
+    let text =
+        std::fs::read_to_string(fixture("synth_regressor_arrays").join("cases.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let base = line["instance"].clone();
+    let with = |k: &str, v: serde_json::Value| {
+        let mut i = base.clone();
+        i[k] = v;
+        i
+    };
+    let cases = [
+        // float32 overflow in row 0, a numeric string in row 1
+        (
+            [with("addr_zip", json!(1e39)), with("age", json!("abc"))],
+            "feature `age`",
+        ),
+        // a struct value NumPy cannot convert in row 0, a number as an array in row 1
+        (
+            [with("clicks", json!([[1, "x"]])), with("kinds", json!(5))],
+            "feature `kinds`",
+        ),
+        // float32 overflow in row 0, a struct value NumPy cannot convert in row 1
+        (
+            [
+                with("addr_zip", json!(1e39)),
+                with("clicks", json!([[1, "x"]])),
+            ],
+            "feature `clicks`",
+        ),
+    ];
+    for (batch, needle) in cases {
+        let err = model
+            .predict_instances(&batch, &BqmlOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("row 1") && err.contains(needle), "{err}");
+    }
+    // Alone, each deferred error is reported.
+    let err = model
+        .predict_instances(&[with("addr_zip", json!(1e39))], &BqmlOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("row 0") && err.contains("feature `addr_zip`"),
+        "{err}"
+    );
 }

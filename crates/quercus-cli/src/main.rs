@@ -392,6 +392,11 @@ fn inspect_bqml(args: &InspectArgs, model: &Model, bq: &BqmlModel) -> Result<()>
                     "vocabulary_size": f.vocabulary_size,
                     "mean": f.mean.and_then(serde_json::Number::from_f64),
                     "asset": f.asset.as_ref().map(|p| p.display().to_string()),
+                    "unused_assets": f
+                        .unused_assets
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -403,6 +408,8 @@ fn inspect_bqml(args: &InspectArgs, model: &Model, bq: &BqmlModel) -> Result<()>
             "class_names": bq.class_names(),
             "features": features,
             "num_columns": bq.num_columns(),
+            "num_features": s.num_features,
+            "width_note": bq.width_note(),
             "format": s.format,
             "writer_version": s.writer_version,
             "booster": s.booster,
@@ -450,6 +457,9 @@ fn inspect_bqml(args: &InspectArgs, model: &Model, bq: &BqmlModel) -> Result<()>
         bq.features().len(),
         bq.num_columns()
     );
+    if let Some(note) = bq.width_note() {
+        println!("                {note}");
+    }
     println!(
         "  {:<4} {:<28} {:<20} {:<9} {:>6}  detail",
         "#", "column", "encoding", "inputs", "vocab"
@@ -474,6 +484,9 @@ fn inspect_bqml(args: &InspectArgs, model: &Model, bq: &BqmlModel) -> Result<()>
         }
         if let Some(a) = &f.asset {
             detail.push(a.display().to_string());
+        }
+        for a in &f.unused_assets {
+            detail.push(format!("{} unused", a.display()));
         }
         println!(
             "  {i:<4} {:<28} {:<20} {inputs:<9} {vocab:>6}  {}",

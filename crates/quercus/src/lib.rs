@@ -147,7 +147,10 @@ impl Model {
     /// Predicts every row of `x` (for a BigQuery ML export: rows of encoded
     /// columns, see [`BqmlModel::encode_instances`]).
     pub fn predict(&self, x: &FeatureMatrix<'_>, opts: &PredictOptions) -> Result<Predictions> {
-        self.forest().predict(x, opts)
+        match &self.kind {
+            Kind::Bqml(m) => m.predict_encoded(x, opts),
+            Kind::Xgboost(m) => m.forest.predict(x, opts),
+        }
     }
 
     /// Predicts into a caller-provided buffer of exactly
@@ -159,7 +162,24 @@ impl Model {
         opts: &PredictOptions,
         out: &mut [f32],
     ) -> Result<()> {
-        self.forest().predict_into(x, opts, out)
+        match &self.kind {
+            // An export whose model.bst declares more features than its assets
+            // encode: its rows are narrower than the booster.
+            Kind::Bqml(m) if m.num_columns() != m.declared_features() => {
+                let p = m.predict_encoded(x, opts)?;
+                if out.len() != p.data.len() {
+                    return Err(Error::input(format!(
+                        "output buffer holds {} values; {} rows x {} values per row needed",
+                        out.len(),
+                        x.rows(),
+                        p.data.len() / x.rows().max(1)
+                    )));
+                }
+                out.copy_from_slice(&p.data);
+                Ok(())
+            }
+            _ => self.forest().predict_into(x, opts, out),
+        }
     }
 
     /// Values per row that [`Model::predict`] returns with `opts`.
@@ -217,9 +237,13 @@ impl Model {
         }
     }
 
-    /// Number of input features (for an export, encoded columns).
+    /// Number of input features (for an export, encoded columns, which may be
+    /// fewer than its `model.bst` declares: see [`BqmlModel::width_note`]).
     pub fn num_features(&self) -> usize {
-        self.forest().num_features()
+        match &self.kind {
+            Kind::Bqml(m) => m.num_columns(),
+            Kind::Xgboost(m) => m.forest.num_features(),
+        }
     }
 
     /// A summary for display (`quercus inspect`).
@@ -237,6 +261,7 @@ impl Model {
             max_depth: f.max_depth(),
             num_leaves: f.trees().iter().map(|t| t.num_leaves()).sum(),
             num_features: f.num_features(),
+            encoded_columns: self.bqml().map(BqmlModel::num_columns),
             feature_names: f.feature_names().to_vec(),
             feature_types: f
                 .feature_types()
@@ -277,8 +302,11 @@ pub struct Summary {
     pub max_depth: usize,
     /// Total reachable leaves.
     pub num_leaves: usize,
-    /// Number of input features.
+    /// Number of input features the booster declares.
     pub num_features: usize,
+    /// For a BigQuery ML export, the columns its assets encode (the rows the
+    /// booster is given): at most `num_features`, the rest read as missing.
+    pub encoded_columns: Option<usize>,
     /// Feature names, if stored.
     pub feature_names: Vec<String>,
     /// `numeric` / `categorical` per feature, if stored.
@@ -293,4 +321,74 @@ pub struct Summary {
     pub multi_target_leaves: bool,
     /// The `best_iteration` attribute.
     pub best_iteration: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bqml(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/bqml")
+            .join(name)
+    }
+
+    /// A copy of an export whose model.bst declares `num_feature` features.
+    fn with_num_feature(name: &str, num_feature: u32) -> std::path::PathBuf {
+        let dst = std::env::temp_dir().join(format!(
+            "quercus-lib-declared-{}-{name}-{num_feature}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dst);
+        std::fs::create_dir_all(dst.join("assets")).unwrap();
+        let src = bqml(name);
+        for e in std::fs::read_dir(src.join("assets")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dst.join("assets").join(p.file_name().unwrap())).unwrap();
+        }
+        let mut bst = std::fs::read(src.join("model.bst")).unwrap();
+        let at = if bst.starts_with(b"binf") { 8 } else { 4 };
+        bst[at..at + 4].copy_from_slice(&num_feature.to_le_bytes());
+        std::fs::write(dst.join("model.bst"), bst).unwrap();
+        dst
+    }
+
+    #[test]
+    fn an_export_declaring_more_features_predicts_its_encoded_rows() {
+        let original = Model::load(bqml("boosted_tree_classifier_model")).unwrap();
+        let dir = with_num_feature("boosted_tree_classifier_model", 9);
+        let model = Model::load(&dir).unwrap();
+        let b = model.bqml().unwrap();
+        assert_eq!((b.num_columns(), b.declared_features()), (6, 9));
+        assert_eq!(model.num_features(), 6);
+        let s = model.summary();
+        assert_eq!((s.num_features, s.encoded_columns), (9, Some(6)));
+        assert_eq!(original.summary().encoded_columns, Some(6));
+        assert_eq!(
+            b.width_note().unwrap(),
+            "model.bst declares 9 features; the assets encode 6; features 6.. read as missing"
+        );
+
+        let instances = [
+            serde_json::json!({"f1": "b", "f2": ["a", "b"], "f3": 25.8}),
+            serde_json::json!({"f1": "zz", "f2": [], "f3": ""}),
+        ];
+        let rows = b.encode_instances(&instances).unwrap();
+        let x = FeatureMatrix::row_major(&rows, 2, model.num_features()).unwrap();
+        let opts = PredictOptions::default();
+        let want = original.predict(&x, &opts).unwrap();
+        let got = model.predict(&x, &opts).unwrap();
+        assert_eq!(got.shape, want.shape);
+        let bits = |d: &[f32]| d.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got.data), bits(&want.data));
+        let mut out = vec![0.0f32; want.data.len()];
+        model.predict_into(&x, &opts, &mut out).unwrap();
+        assert_eq!(bits(&out), bits(&want.data));
+        assert!(model.predict_into(&x, &opts, &mut out[1..]).is_err());
+        assert_eq!(
+            model.predict_instances(&instances).unwrap(),
+            original.predict_instances(&instances).unwrap()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

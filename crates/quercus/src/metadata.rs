@@ -47,7 +47,7 @@
 //! | encoding | schema |
 //! |---|---|
 //! | numeric | a number within float32 range, or `""` (the exported predictor's spelling of NULL: the stored mean) |
-//! | categorical (one-hot, label, target) | a string (`null` allowed: looked up as `"None"`, normally an unseen category, i.e. missing) |
+//! | categorical (one-hot, label, target) | a string (`null` allowed: looked up as `"None"`, normally an unseen category, i.e. missing; an array or object is looked up by its Python `str()` and reads as missing too) |
 //! | ARRAY (multi-hot, target) | an array of strings |
 //! | `ARRAY<STRUCT<INT64, FLOAT64>>` | an array of `[index, value]` pairs of numbers |
 //! | `ARRAY<numeric>` | an array of exactly `length` numbers |
@@ -55,6 +55,13 @@
 //! Google's predictor also takes numbers and booleans as categories (it looks
 //! up their Python `str()`); the schema describes the column types BigQuery
 //! exports, and is stricter there.
+//!
+//! A column's type follows the encoding the predictor actually uses, which the
+//! asset files decide (in its dispatch order: one-hot, target, label, array
+//! one-hot, array target, `ARRAY<STRUCT>`, `ARRAY<numeric>`), not the
+//! metadata's `encode_type`: `random_forest_classifier_model`'s `f2` has both
+//! `1_categorical_label.txt` and `1_array_one_hot.txt` and is a string, and its
+//! description names the unused file.
 //!
 //! BigQuery ML export, prediction: for a classifier an object
 //! `{"predicted_<label>": class, "<label>_values": [classes], "<label>_probs": [p...]}`
@@ -489,11 +496,33 @@ fn bqml_column_schema(f: &quercus_bqml::FeatureInfo) -> Value {
             })
         }
         Encoding::CategoricalOneHot | Encoding::CategoricalLabel | Encoding::CategoricalTarget => {
+            // A feature may have files of several kinds (the real
+            // random_forest_classifier_model's f2 has a label and an array
+            // one-hot vocabulary): the predictor encodes it by the first kind
+            // it dispatches on, and so does this schema.
+            let unused = if f.unused_assets.is_empty() {
+                String::new()
+            } else {
+                let files: Vec<String> = f
+                    .unused_assets
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect();
+                format!(
+                    "; {} not used (the exported predictor encodes this column by {})",
+                    files.join(", "),
+                    f.asset
+                        .as_ref()
+                        .map_or_else(String::new, |p| p.display().to_string())
+                )
+            };
             json!({
                 "type": "string",
                 "nullable": true,
                 "description": format!(
-                    "categorical, {}{vocab}; an unseen category is a missing value",
+                    "categorical, {}{vocab}; an unseen category is a missing value, and so is \
+                     any other JSON value whose Python str() is not in the vocabulary (an \
+                     array or an object, null as \"None\"){unused}",
                     f.encoding.name()
                 ),
             })
@@ -715,4 +744,34 @@ fn xgboost_prediction_schema(model: &Model) -> Value {
         "items": item,
         "description": description,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_with_two_vocabularies_is_typed_by_the_one_the_predictor_uses() {
+        // random_forest_classifier_model's f2 has 1_categorical_label.txt and
+        // 1_array_one_hot.txt: the predictor label-encodes it.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../models/bqml/random_forest_classifier_model");
+        let model = Model::load(dir).unwrap();
+        let f2 = &model.predict_schemata().instance["properties"]["f2"];
+        assert_eq!(f2["type"], "string");
+        let d = f2["description"].as_str().unwrap();
+        for needle in [
+            "categorical_label",
+            "an array or an object",
+            "assets/1_array_one_hot.txt not used",
+            "by assets/1_categorical_label.txt",
+        ] {
+            assert!(d.contains(needle), "`{needle}` missing from {d}");
+        }
+        let f1 = model.predict_schemata().instance["properties"]["f1"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!f1.contains("not used"), "{f1}");
+    }
 }
