@@ -6,7 +6,9 @@
 # 1. creates .venv (if missing) and installs the pinned Python packages
 #    from python/requirements-test.txt, and Google's BigQuery ML predictor
 #    (the oracle) into .venv/bqml-oracle from python/requirements-bqml-oracle.txt;
-# 2. cargo fmt --check, clippy (-D warnings), cargo test (workspace), cargo doc;
+# 2. cargo fmt --check, clippy (-D warnings), cargo deny (licenses, bans,
+#    sources: scripts/deny.sh, skipped when cargo-deny is not installed),
+#    cargo test (workspace), cargo doc;
 # 3. builds the `quercus` CLI and the Python package (into .venv, by maturin),
 #    and runs pytest (live parity against the
 #    pip-installed XGBoost and against Google's BigQuery ML predictor).
@@ -45,6 +47,8 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo deny"
+scripts/deny.sh
 step "cargo test"
 cargo test --workspace --locked
 step "cargo test: parity and kernels again with QUERCUS_FORCE_SCALAR=1 (Auto = the scalar fallback)"

@@ -29,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
                 if let Ok(x) = FeatureMatrix::row_major(&rows[..r * n], r, n) {
                     for kernel in Kernel::available() {
                         for pred_leaf in [false, true] {
-                            let o = PredictOptions { kernel, pred_leaf, ..Default::default() };
+                            let o = PredictOptions {
+                                kernel,
+                                pred_leaf,
+                                ..Default::default()
+                            };
                             let _ = f.predict(&x, &o);
                         }
                     }
