@@ -228,7 +228,9 @@ pub fn read_npy(bytes: &[u8]) -> Result<Table> {
     }
     let (rows, cols) = (npy.shape[0], npy.shape[1]);
     let flat = npy.values_f32()?;
-    let data = if npy.fortran_order {
+    // An empty array has nothing to transpose (and a (0, 10^18) shape must not
+    // loop 10^18 times).
+    let data = if npy.fortran_order && !flat.is_empty() {
         let mut d = vec![0.0f32; flat.len()];
         for c in 0..cols {
             for r in 0..rows {
@@ -1041,6 +1043,15 @@ mod tests {
     }
 
     /// A `.npy` file of `descr` with `shape`, values given as bytes.
+    #[test]
+    fn an_empty_fortran_array_with_a_huge_dimension_is_read_at_once() {
+        let t = read_npy(&npy("<f4", true, "(0, 1000000000000000000)", &[])).unwrap();
+        assert_eq!(
+            (t.rows, t.cols, t.data.len()),
+            (0, 1_000_000_000_000_000_000, 0)
+        );
+    }
+
     fn npy(descr: &str, fortran: bool, shape: &str, payload: &[u8]) -> Vec<u8> {
         let mut header = format!(
             "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
