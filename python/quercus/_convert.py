@@ -274,12 +274,9 @@ def _arrow_column_f32(col: Any, name: str) -> Tuple[np.ndarray, bool]:
 
 
 def from_arrow(obj: Any, model: Any, validate: bool) -> np.ndarray:
-    try:
-        import pyarrow as pa
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise InputTypeError(
-            f"X is an Arrow object ({type(obj).__name__}); reading it needs pyarrow (pip install pyarrow)"
-        ) from e
+    from ._optional import require
+
+    pa = require("pyarrow", f"X as an Arrow object ({type(obj).__name__})")
     if not isinstance(obj, (pa.Table, pa.RecordBatch)):
         obj = pa.table(obj) if hasattr(obj, "__arrow_c_stream__") else pa.record_batch(obj)
     names = [str(n) for n in obj.schema.names]

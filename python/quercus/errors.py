@@ -13,7 +13,8 @@ exception Python code already expects for that situation, so
     ├── OptionError(QuercusError, ValueError)          a predict option does not fit the model
     │   └── OptionTypeError(OptionError, TypeError)    an option of the wrong type
     ├── RegistryError(QuercusError, ValueError)        a registry operation cannot be done
-    └── IntegrityError(QuercusError, ValueError)       a registry artifact does not match its hash
+    ├── IntegrityError(QuercusError, ValueError)       a registry artifact does not match its hash
+    └── MissingDependencyError(QuercusError, ImportError) an optional package is not installed
 
 The message is one line naming what is wrong and where. Errors raised by the
 Rust core also carry the location as attributes: ``kind`` (a stable string
@@ -36,6 +37,7 @@ __all__ = [
     "OptionTypeError",
     "RegistryError",
     "IntegrityError",
+    "MissingDependencyError",
 ]
 
 
@@ -97,3 +99,8 @@ class RegistryError(QuercusError, ValueError):
 class IntegrityError(QuercusError, ValueError):
     """A registry artifact does not match the SHA-256 recorded when it was
     uploaded: a file was modified, removed or added. ``path`` names the file."""
+
+
+class MissingDependencyError(QuercusError, ImportError):
+    """An optional Python package a feature needs is not installed; the
+    message names it and the ``quercus[...]`` extra that installs it."""

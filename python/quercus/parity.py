@@ -41,6 +41,7 @@ import numpy as np
 
 from . import _convert
 from ._model import Model, load
+from ._optional import require
 from .errors import InputError, QuercusError
 
 __all__ = ["compare", "ParityReport", "WorstRow", "main"]
@@ -296,7 +297,7 @@ def _sniff_file(path: str) -> Tuple[str, Any]:
 
 
 def _xgb_predict(booster: Any, X: Any, model: Model, output: str, iteration_range: Any) -> np.ndarray:
-    import xgboost as xgb
+    xgb = require("xgboost", "predicting with the XGBoost reference")
 
     kw: Dict[str, Any] = dict(missing=model.missing)
     names = booster.feature_names
@@ -383,7 +384,7 @@ def _vertex_prediction(p: Any, labels: List[str], binary: bool, row: int) -> Lis
 def _instances_frame(instances: List[Any]) -> Any:
     """Instances sent to Vertex as a predict() input: list of lists, or of dicts."""
     if instances and isinstance(instances[0], dict):
-        import pandas as pd
+        pd = require("pandas", "reading instances as a DataFrame")
 
         return pd.DataFrame.from_records(instances)
     return np.array([[_float(v) for v in inst] for inst in instances], dtype=np.float32)
@@ -490,7 +491,7 @@ def _bq_reference(
         out_cols = {value_col}
     expected = np.array(rows, dtype=np.float64)
     if X is None:
-        import pandas as pd
+        pd = require("pandas", "a BigQuery ML parity report")
 
         inputs = [{k: v for k, v in r.items() if k not in out_cols and not k.startswith("predicted_")}
                   for r in records]
@@ -567,7 +568,7 @@ def compare(
         path = os.fspath(reference)
         kind, payload = _sniff_file(path)
         if kind == "model":
-            import xgboost as xgb
+            xgb = require("xgboost", "a model file as the parity reference")
 
             reference = xgb.Booster(model_file=path)
         elif kind == "npy":
@@ -582,7 +583,7 @@ def compare(
             reference = payload
 
     if _is_booster(reference):
-        import xgboost as xgb
+        xgb = require("xgboost", "an XGBoost Booster as the parity reference")
 
         if X is None:
             raise InputError("comparing with an XGBoost Booster needs X")
@@ -625,7 +626,7 @@ def _read_input(path: str) -> Any:
             return np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float32)
         return pd.read_csv(path)
     if lower.endswith((".parquet", ".pq")):
-        import pyarrow.parquet as pq
+        pq = require("pyarrow.parquet", "reading a Parquet file")
 
         return pq.read_table(path)
     if lower.endswith((".json", ".jsonl", ".ndjson")):
