@@ -18,6 +18,28 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 PY=${PYTHON:-python3}
+
+# Prerequisites (README, "Running the tests"), checked before anything is
+# installed so a missing one is one clear line, not a failure ten minutes in.
+missing=()
+command -v cargo >/dev/null || missing+=("a Rust toolchain (cargo), 1.91 or newer: https://rustup.rs")
+cargo fmt --version >/dev/null 2>&1 || missing+=("rustfmt: rustup component add rustfmt")
+cargo clippy --version >/dev/null 2>&1 || missing+=("clippy: rustup component add clippy")
+command -v cc >/dev/null || missing+=("a C compiler (cc): apt-get install build-essential")
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+    missing+=("Python 3.9 or newer as \$PYTHON or python3")
+elif [ ! -x .venv/bin/python ] && ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+    missing+=("Python's venv module: apt-get install python3-venv")
+fi
+free_kb=$(df -Pk . | awk 'NR == 2 {print $4}')
+if [ "${free_kb:-0}" -lt $((3 * 1024 * 1024)) ]; then
+    missing+=("3 GB of free disk here (the build and .venv take about 2.5 GB); $((free_kb / 1024)) MB free")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    printf 'scripts/test.sh needs:\n' >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+fi
 if [ ! -x .venv/bin/python ]; then
     step "creating .venv"
     "$PY" -m venv .venv
@@ -49,7 +71,7 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo deny"
 scripts/deny.sh
-step "cargo test"
+step "cargo test (tests/robustness.rs parses every fixture truncated at every byte and mutated: about 3 minutes)"
 cargo test --workspace --locked
 step "cargo test: parity and kernels again with QUERCUS_FORCE_SCALAR=1 (Auto = the scalar fallback)"
 QUERCUS_FORCE_SCALAR=1 cargo test --locked -p quercus-tests --test parity_xgboost
