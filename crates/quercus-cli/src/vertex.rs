@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueHint};
 use quercus::{MetadataOptions, Model, UploadRequestOptions};
 
@@ -149,9 +149,46 @@ fn upload_request(a: UploadRequestArgs) -> Result<()> {
     opts.parent_model = a.parent_model;
     // Check the options before loading, so a typo fails fast.
     check(&opts.metadata)?;
+    let m = &opts.metadata;
+    if m.artifact_uri.is_none() && m.image_uri.is_none() {
+        bail!(
+            "--artifact-uri gs://BUCKET/DIR/ is required: Vertex's prebuilt serving containers \
+             read the model from it, and the schema URIs are made absolute under it (with a \
+             custom --image-uri, pass --schemata-uri gs://... instead)"
+        );
+    }
+    if m.artifact_uri.is_none() && m.schemata_uri.is_none() {
+        bail!(
+            "the predict schemata need an absolute location: pass --artifact-uri gs://... or \
+             --schemata-uri gs://..."
+        );
+    }
+    if let Some(uri) = m
+        .artifact_uri
+        .as_deref()
+        .filter(|u| !u.starts_with("gs://"))
+    {
+        eprintln!(
+            "warning: artifact URI {uri} is not a gs:// URI; Vertex AI reads artifacts from Cloud Storage"
+        );
+    }
     let model = a.model.load()?;
     for path in model.write_upload_request(&a.output, &opts)? {
         println!("{}", path.display());
+    }
+    if model.bqml().is_none()
+        && opts.metadata.image_uri.is_none()
+        && model.info().format != quercus::Format::LegacyBinary
+    {
+        eprintln!(
+            "warning: Vertex's prebuilt XGBoost container ({}) loads a file named model.bst from \
+             the artifact URI; this model is {} ({}). Save it as model.bst with the XGBoost that \
+             serves it (Booster.save_model(\"model.bst\")), or serve this file with a custom \
+             container (--image-uri, e.g. one running `quercus serve`)",
+            quercus::metadata::XGBOOST_IMAGE,
+            a.model.model.display(),
+            model.info().format.name(),
+        );
     }
     Ok(())
 }

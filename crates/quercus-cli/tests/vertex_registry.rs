@@ -151,6 +151,8 @@ fn upload_request_writes_the_body_and_the_schemata() {
             "vertex",
             "upload-request",
             MODEL,
+            "--artifact-uri",
+            "gs://b/m/",
             "--model-id",
             "1x",
             "-o",
@@ -160,6 +162,53 @@ fn upload_request_writes_the_body_and_the_schemata() {
     fails(&o, &["model id", "1x"]);
     let o = quercus_in(&reg, &["vertex", "upload-request", MODEL]);
     assert_eq!(o.status.code(), Some(2));
+
+    // No artifact URI: a body Vertex would refuse is not written (newcomer
+    // issue, item 6); with only a custom image, the schemata need a location.
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            MODEL,
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    fails(&o, &["--artifact-uri gs://BUCKET/DIR/ is required"]);
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            MODEL,
+            "--image-uri",
+            "x/y:1",
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    fails(&o, &["--schemata-uri"]);
+    assert_eq!(std::fs::read_dir(&bad).unwrap().count(), 0);
+    // A JSON model for the prebuilt container, which reads model.bst: a warning saying what to do.
+    let o = quercus_in(
+        &reg,
+        &[
+            "vertex",
+            "upload-request",
+            MODEL,
+            "--artifact-uri",
+            "gs://b/m/",
+            "-o",
+            tmp("upload-request-json").to_str().unwrap(),
+        ],
+    );
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("loads a file named model.bst") && err.contains("--image-uri"),
+        "{err}"
+    );
 }
 
 #[test]
