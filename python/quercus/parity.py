@@ -164,8 +164,13 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _diffs(got: np.ndarray, want: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    g = got.astype(np.float64).ravel()
-    w = want.astype(np.float64).ravel()
+    """Absolute, relative and ulp differences, all measured between float32
+    values: predictions are float32 (as XGBoost's), so a float64 reference
+    (a CSV, BigQuery's FLOAT64 columns) is first rounded to float32, the
+    precision it was computed at. Otherwise a reference printed with 17
+    digits shows an absolute difference beside a 0 ulp distance."""
+    g = got.astype(np.float32).astype(np.float64).ravel()
+    w = want.astype(np.float32).astype(np.float64).ravel()
     both_nan = np.isnan(g) & np.isnan(w)
     with np.errstate(invalid="ignore", divide="ignore"):
         abs_d = np.abs(g - w)
@@ -205,7 +210,7 @@ def _report(
         bad = ulps > 0
         tol = "exact (0 ulp)"
     else:
-        w = np.abs(want.astype(np.float64).ravel())
+        w = np.abs(want.astype(np.float32).astype(np.float64).ravel())
         bad = (abs_d > rtol * w) & (ulps > 0)
         tol = f"{rtol:g} relative"
     width = max(1, got.size // max(rows, 1))

@@ -251,3 +251,22 @@ def test_readme_example_runs():
         assert r.returncode == 0, (code, r.stderr)
         if "parity.compare" in code:
             assert "PASSED" in r.stdout
+
+
+def test_a_float64_csv_reference_is_compared_at_float32(tmp_path):
+    """A reference printed in float64 (17 digits) of float32 predictions: the
+    report is exact and consistent (0 ulp and 0 abs diff, no "worst rows"
+    that print identically); before, it showed 2e-08 abs beside 0 ulp
+    (newcomer issue, item 7)."""
+    model = quercus.load(ROOT / "models" / "example" / "model.json")
+    df = pd.read_csv(ROOT / "models" / "example" / "input.csv").astype(np.float32)
+    got = model.predict(df).astype(np.float64)
+    want = got + got * 1e-9  # float64 noise below float32 precision
+    r = parity.compare(model, df, want)
+    assert r.passed and r.max_ulps == 0 and r.max_abs_diff == 0.0, str(r)
+    assert "worst rows" not in str(r)
+    # A real float32 difference still shows in every column of the report.
+    want2 = got.astype(np.float32).copy()
+    want2[0] = np.nextafter(want2[0], np.float32(2))
+    r = parity.compare(model, df, want2.astype(np.float64), tolerance=0)
+    assert not r.passed and r.max_ulps == 1 and r.max_abs_diff > 0, str(r)
