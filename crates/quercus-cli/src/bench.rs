@@ -62,9 +62,9 @@ pub(crate) fn compile(args: CompileArgs) -> Result<()> {
     model.save_compiled(out)?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "wrote {} ({:.1} MB) in {:.0} ms",
+        "wrote {} ({}) in {:.0} ms",
         out.display(),
-        size as f64 / 1e6,
+        human_size(size),
         t.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -154,15 +154,15 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
     let threads = args.threads.unwrap_or_else(quercus::default_threads);
     let report = json!({
         "model": path.display().to_string(),
-        "load_seconds": load_s,
+        "load_seconds": sig4(load_s),
         "batch": batch,
         "threads": threads,
         "runs": runs,
-        "rows_per_second_median": q(&rates, 0.5),
-        "rows_per_second_min": rates[0],
-        "rows_per_second_max": rates[rates.len() - 1],
-        "one_row_us_median": q(&lat, 0.5),
-        "one_row_us_p99": q(&lat, 0.99),
+        "rows_per_second_median": sig4(q(&rates, 0.5)),
+        "rows_per_second_min": sig4(rates[0]),
+        "rows_per_second_max": sig4(rates[rates.len() - 1]),
+        "one_row_us_median": sig4(q(&lat, 0.5)),
+        "one_row_us_p99": sig4(q(&lat, 0.99)),
         "one_row_calls": calls,
         "input": args.input.as_ref().map_or("synthetic".to_string(), |p| p.display().to_string()),
     });
@@ -184,6 +184,27 @@ pub(crate) fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `12 B`, `20.3 kB`, `4.1 MB`, `1.2 GB` (decimal units, three significant digits).
+fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", b / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", b / 1e6),
+        _ => format!("{:.1} GB", b / 1e9),
+    }
+}
+
+/// A measurement rounded to 4 significant digits for the JSON report: the
+/// timer's noise is far larger, and `0.34099999999999997` reads as a bug.
+fn sig4(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(3 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// The most input values `bench` materialises (1 GiB of `f32`).
@@ -224,4 +245,23 @@ fn synthetic_rows(model: &Model, rows: usize) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_figures_read_as_a_person_writes_them() {
+        assert_eq!(human_size(20_480), "20.5 kB");
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(2_724_956), "2.7 MB");
+        assert_eq!(sig4(0.34099999999999997), 0.341);
+        assert_eq!(sig4(1_234_567.0), 1_235_000.0);
+        assert_eq!(sig4(0.0), 0.0);
+        assert_eq!(
+            serde_json::to_string(&sig4(0.000123456)).unwrap(),
+            "0.0001235"
+        );
+    }
 }

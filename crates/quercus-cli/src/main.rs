@@ -232,7 +232,8 @@ fn inspect(args: InspectArgs) -> Result<()> {
                 Some(Some(c)) => format!("  {}", brief_categories(c)),
                 _ => String::new(),
             };
-            println!("  {i:>4}  {name:<24} {ty}{cats}");
+            let line = format!("  {i:>4}  {name:<24} {ty}{cats}");
+            println!("{}", line.trim_end());
         }
     }
     Ok(())

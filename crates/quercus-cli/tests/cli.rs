@@ -57,6 +57,10 @@ fn inspect_shows_the_schema() {
     ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
+    assert!(
+        text.lines().all(|l| !l.ends_with(' ')),
+        "trailing blanks:\n{text}"
+    );
     let r = quercus(&["inspect", MODEL, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(v["num_trees"], 30);
