@@ -301,7 +301,7 @@ fn predict(args: PredictArgs) -> Result<()> {
         .with_threads(args.threads)
         .with_kernel(args.kernel);
     let preds = model.predict(&x, &opts)?;
-    write_output(output, &preds).with_context(|| format!("writing {}", output.display()))?;
+    write_output(output, &preds)?;
     Ok(())
 }
 

@@ -80,7 +80,7 @@ pub fn write_output(path: &Path, preds: &Predictions) -> Result<()> {
         "csv" => write_csv(preds),
         "jsonl" | "ndjson" => write_jsonl(preds),
         _ => {
-            return Err(Error::input(format!(
+            return Err(Error::option(format!(
                 "unknown output type `.{ext}`: use .npy, .csv or .jsonl"
             ))
             .with_path(path));
@@ -194,7 +194,7 @@ pub fn write_predictions(path: &Path, predictions: &[serde_json::Value]) -> Resu
             s.into_bytes()
         }
         _ => {
-            return Err(Error::input(format!(
+            return Err(Error::option(format!(
                 "unknown output type `.{ext}` for predictions: use .jsonl or .json"
             ))
             .with_path(path));
