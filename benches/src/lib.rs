@@ -124,7 +124,16 @@ pub fn read_f32(path: &Path, len: usize) -> Result<Vec<f32>, String> {
 }
 
 /// Loads an XGBoost model file (any format) with the default options.
+///
+/// With `QBENCH_MMAP=1` in the environment, a `.qpack` is memory-mapped
+/// (`Model::load_compiled_mmap`) instead of read, to measure what the copy
+/// costs.
 pub fn load_model(path: &Path) -> Result<quercus::Model, String> {
+    let is_qpack = path.extension().is_some_and(|e| e == "qpack");
+    if is_qpack && std::env::var_os("QBENCH_MMAP").is_some_and(|v| v == "1") {
+        // SAFETY: benchmark files are not modified while the benchmark runs.
+        return unsafe { quercus::Model::load_compiled_mmap(path) }.map_err(|e| e.to_string());
+    }
     quercus::Model::load(path).map_err(|e| e.to_string())
 }
 

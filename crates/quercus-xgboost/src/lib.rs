@@ -274,10 +274,24 @@ pub fn read_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>> {
     if kind.is_file() && meta.len() > max_bytes {
         return Err(fail(too_large(meta.len(), max_bytes)));
     }
-    let file = open_for_reading(path, fifo).map_err(|e| fail(Error::io(e)))?;
+    let mut file = open_for_reading(path, fifo).map_err(|e| fail(Error::io(e)))?;
     let mut bytes = Vec::new();
-    let mut limited = file.take(max_bytes.saturating_add(1));
-    read_to_end_waiting(&mut limited, &mut bytes, fifo).map_err(|e| fail(Error::io(e)))?;
+    if kind.is_file() {
+        // The size is known (and within the limit): one allocation, read in
+        // as few calls as the kernel allows. A file that grew since is cut at
+        // the limit below like a stream.
+        let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        bytes
+            .try_reserve_exact(len.saturating_add(1))
+            .map_err(|_| fail(too_large(meta.len(), max_bytes)))?;
+        file.by_ref()
+            .take(max_bytes.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(Error::io(e)))?;
+    } else {
+        let mut limited = file.take(max_bytes.saturating_add(1));
+        read_to_end_waiting(&mut limited, &mut bytes, fifo).map_err(|e| fail(Error::io(e)))?;
+    }
     if fifo && bytes.is_empty() {
         return Err(fail(io_error(
             std::io::ErrorKind::UnexpectedEof,
