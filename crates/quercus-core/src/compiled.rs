@@ -33,15 +33,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::buf::{Buf, Pod, StableBytes, as_bytes};
 use crate::error::{Error, Result};
-use crate::forest::{
-    Booster, Categories, CategoryOutOfRange, CategorySet, FeatureType, Forest, LinearModel, Node,
-    Semantics, Summation, Tree,
-};
-use crate::objective::{Objective, Sigmoid};
-use crate::packed::{
+use crate::forest::{Booster, Categories, FeatureType, Forest, LinearModel, Semantics, Summation};
+use crate::layout::{
     ImplicitNode, PackedForest, PackedNode, PackedTree, implicit_in_bounds, node_ok,
     nodes_in_bounds, verify_implicit_tree,
 };
+use crate::objective::{Objective, Sigmoid};
+use crate::tree::{CategoryOutOfRange, CategorySet, Node, Tree};
 use crate::verify::pointer_tree_in_bounds;
 pub use crate::xxh3::xxh3_64;
 
@@ -1126,9 +1124,10 @@ mod tests {
         .unwrap()
     }
     use crate::buf::AlignedBytes;
-    use crate::forest::{ForestParts, TreeEnsemble};
-    use crate::packed::fast;
+    use crate::forest::ForestParts;
+    use crate::layout::LANES;
     use crate::predict::tests::random_tree;
+    use crate::tree::TreeEnsemble;
     use crate::{FeatureMatrix, Kernel, PredictOptions};
 
     fn forest(seed: u64, groups: usize, weighted: bool, deepest: usize) -> Forest {
@@ -1487,7 +1486,7 @@ mod tests {
         for k in [0, p.imp_nodes.len() / 2, p.imp_nodes.len() - 1] {
             let mut b = bytes.clone();
             let at = imp_at + 8 * k;
-            b[at..at + 4].copy_from_slice(&(2 * 6 * fast::LANES as u32).to_le_bytes());
+            b[at..at + 4].copy_from_slice(&(2 * 6 * LANES as u32).to_le_bytes());
             reseal(&mut b);
             let err = open(&b).unwrap_err().to_string();
             assert!(err.contains("outside the node array"), "{k}: {err}");

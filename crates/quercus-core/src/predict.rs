@@ -17,11 +17,14 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble};
+use crate::forest::{Booster, Forest, LinearModel, Summation};
 use crate::input::FeatureMatrix;
+use crate::layout::{
+    Key, LANES, PackedForest, input_keys, offset_feature, row_key, row_keys, step,
+};
 use crate::objective::{Objective, argmax_first, softmax_in_place};
-use crate::packed::fast::{self, LANES};
-use crate::packed::{Key, PackedForest, input_keys, offset_feature, row_key, step};
+use crate::packed::fast;
+use crate::tree::{Node, TreeEnsemble};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
@@ -665,7 +668,7 @@ impl<'f> Plan<'f> {
             } else {
                 margin.copy_from_slice(forest.base_margin());
             }
-            fast::row_keys(row, keys);
+            row_keys(row, keys);
             fast::one_row(packed, self.trees.clone(), outputs, keys, margin);
             if legacy {
                 for (m, &b) in margin.iter_mut().zip(forest.base_margin()) {
@@ -764,7 +767,7 @@ fn sum_fast(
 /// The driver of [`sum_fast`] for groups of `L` rows with keys of type `K`:
 /// `group(trees, xk, acc, k)` adds trees to one lane-major key group `xk`
 /// (`xk[c * L + j]`: row `j`'s key of feature copy `c`, see
-/// [`crate::packed::ImplicitNode`]).
+/// [`crate::layout::ImplicitNode`]).
 #[allow(clippy::too_many_arguments)]
 fn sum_groups<const L: usize, K: Key>(
     packed: &PackedForest,
@@ -942,7 +945,8 @@ fn tree_range(ptr: &[usize], range: Option<(usize, usize)>) -> Result<std::ops::
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::forest::{ForestParts, Semantics, Tree};
+    use crate::forest::{ForestParts, Semantics};
+    use crate::tree::Tree;
 
     fn stump(feature: u32, thr: f32, l: f32, r: f32) -> Tree {
         Tree::new(
