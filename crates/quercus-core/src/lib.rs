@@ -59,7 +59,6 @@ mod parallel;
 mod predict;
 mod tree;
 mod verify;
-mod xxh3;
 
 pub use buf::{AlignedBytes, StableBytes};
 pub use error::{Error, ErrorKind, Location, Result};

@@ -35,8 +35,6 @@
 //! [`Forest`]: crate::Forest
 //! [`Forest::trees`]: crate::Forest::trees
 
-pub use crate::xxh3::xxh3_64;
-
 mod read;
 #[cfg(test)]
 mod tests;
@@ -91,6 +89,15 @@ const FLAG_NUMBERED_IN_ORDER: u32 = 8;
 /// True when `bytes` start like a compiled file.
 pub fn is_compiled(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
+}
+
+/// XXH3-64 (xxHash 0.8 and later) of `data`, with seed 0 and the default
+/// secret: the hash [`checksum`] is made of (format version 2 and later).
+/// It is [`xxhash_rust::xxh3::xxh3_64`]; the tests check it against the
+/// reference vectors of xxHash's own sanity check.
+#[inline]
+pub fn xxh3_64(data: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(data)
 }
 
 /// The checksum hashes the file in chunks of this many bytes (so that two
