@@ -67,6 +67,6 @@ pub use forest::{
 };
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};
-pub use parallel::default_threads;
+pub use parallel::{MAX_THREADS, default_threads};
 pub use predict::{Kernel, PredictOptions, Predictions};
 pub use tree::{CategoryOutOfRange, CategorySet, MAX_CATEGORY, Node, Tree, TreeEnsemble};

@@ -148,8 +148,11 @@ pub struct PredictOptions {
     /// Use only boosting rounds `begin..end`; `end == 0` means "to the last".
     pub iteration_range: Option<(usize, usize)>,
     /// Threads to use: `None` uses [`default_threads`](crate::default_threads)
-    /// for large inputs, `Some(1)` stays on the calling thread. Quercus uses its
-    /// own pools, never rayon's global one.
+    /// for large inputs, `Some(1)` stays on the calling thread. More than
+    /// [`MAX_THREADS`](crate::MAX_THREADS) is an
+    /// [`ErrorKind::Option`](crate::ErrorKind::Option) error. Quercus uses its
+    /// own pools (the few most recently used thread counts are kept), never
+    /// rayon's global one.
     pub n_threads: Option<usize>,
     /// Which kernel to use (all give bit-identical results).
     pub kernel: Kernel,
@@ -382,6 +385,9 @@ enum Mode {
 
 impl<'f> Plan<'f> {
     fn new(forest: &'f Forest, opts: &PredictOptions) -> Result<Plan<'f>> {
+        if let Some(n) = opts.n_threads {
+            crate::parallel::check_threads(n)?;
+        }
         let mode = if opts.pred_leaf {
             Mode::Leaf
         } else if opts.output_margin {
@@ -1246,6 +1252,30 @@ pub(crate) mod tests {
             )
             .unwrap();
         assert_eq!(serial, par);
+    }
+
+    /// Too many threads is an option error, whatever the batch size (no
+    /// pool of that size is ever attempted).
+    #[test]
+    fn more_threads_than_the_maximum_is_an_option_error() {
+        let f = forest(Summation::Modern);
+        let x = [0.5f32, 0.25];
+        let m = FeatureMatrix::row_major(&x, 1, 2).unwrap();
+        let o = PredictOptions {
+            n_threads: Some(crate::MAX_THREADS + 1),
+            ..Default::default()
+        };
+        for e in [
+            f.predict(&m, &o).unwrap_err(),
+            f.output_width(&o).unwrap_err(),
+        ] {
+            assert!(matches!(e.kind(), crate::ErrorKind::Option(_)), "{e}");
+        }
+        let o = PredictOptions {
+            n_threads: Some(crate::MAX_THREADS),
+            ..o
+        };
+        assert!(f.predict(&m, &o).is_ok());
     }
 
     /// A random tree: splits on random features with thresholds from a small
