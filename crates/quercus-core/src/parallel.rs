@@ -26,8 +26,43 @@ const MAX_POOLS: usize = 4;
 
 struct Pools {
     pid: u32,
-    /// `(threads, pool)`, least recently used first; at most [`MAX_POOLS`].
-    recent: Vec<(usize, Arc<ThreadPool>)>,
+    /// By thread count.
+    recent: Recent<Arc<ThreadPool>>,
+}
+
+/// The values of the [`MAX_POOLS`] most recently used keys.
+struct Recent<T> {
+    /// `(key, value)`, least recently used first.
+    entries: Vec<(usize, T)>,
+}
+
+impl<T: Clone> Recent<T> {
+    fn new() -> Recent<T> {
+        Recent {
+            entries: Vec::with_capacity(MAX_POOLS + 1),
+        }
+    }
+
+    /// The value of `key`, which becomes the most recently used.
+    fn get(&mut self, key: usize) -> Option<T> {
+        let i = self.entries.iter().position(|(k, _)| *k == key)?;
+        let entry = self.entries.remove(i);
+        let v = entry.1.clone();
+        self.entries.push(entry);
+        Some(v)
+    }
+
+    /// Adds `key` (not present) as the most recently used; returns the
+    /// value evicted to keep at most [`MAX_POOLS`].
+    fn insert(&mut self, key: usize, value: T) -> Option<T> {
+        self.entries.push((key, value));
+        (self.entries.len() > MAX_POOLS).then(|| self.entries.remove(0).1)
+    }
+
+    /// Removes every entry.
+    fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.entries.drain(..).map(|(_, v)| v)
+    }
 }
 
 static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
@@ -67,7 +102,7 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let pools = POOLS.get_or_init(|| {
         Mutex::new(Pools {
             pid: std::process::id(),
-            recent: Vec::with_capacity(MAX_POOLS + 1),
+            recent: Recent::new(),
         })
     });
     let mut guard = pools.lock().unwrap_or_else(|p| p.into_inner());
@@ -76,16 +111,12 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         // We are a forked child: the parent's worker threads do not exist here.
         // Forget (do not drop) the stale pools; dropping would signal threads
         // that are gone.
-        for (_, p) in guard.recent.drain(..) {
+        for p in guard.recent.drain() {
             std::mem::forget(p);
         }
         guard.pid = pid;
     }
-    if let Some(i) = guard.recent.iter().position(|(n, _)| *n == threads) {
-        // Most recently used: to the end.
-        let entry = guard.recent.remove(i);
-        let p = Arc::clone(&entry.1);
-        guard.recent.push(entry);
+    if let Some(p) = guard.recent.get(threads) {
         return Ok(p);
     }
     let p = rayon::ThreadPoolBuilder::new()
@@ -94,14 +125,11 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
         .build()
         .map_err(|e| Error::option(format!("cannot start {threads} threads: {e}")))?;
     let p = Arc::new(p);
-    guard.recent.push((threads, Arc::clone(&p)));
-    if guard.recent.len() > MAX_POOLS {
-        // The least recently used. Dropped outside the lock: dropping the
-        // last handle of a pool tells its threads to stop.
-        let (_, old) = guard.recent.remove(0);
-        drop(guard);
-        drop(old);
-    }
+    let evicted = guard.recent.insert(threads, Arc::clone(&p));
+    // Dropped outside the lock: dropping the last handle of a pool tells its
+    // threads to stop.
+    drop(guard);
+    drop(evicted);
     Ok(p)
 }
 
@@ -109,40 +137,42 @@ pub(crate) fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
 mod tests {
     use super::*;
 
-    /// The thread counts cached, least recently used first.
-    fn cached() -> Vec<usize> {
-        let pools = POOLS.get().expect("a pool was made");
-        let guard = pools.lock().unwrap_or_else(|p| p.into_inner());
-        guard.recent.iter().map(|(n, _)| *n).collect()
+    /// The keys of `r`, least recently used first.
+    fn keys<T>(r: &Recent<T>) -> Vec<usize> {
+        r.entries.iter().map(|(k, _)| *k).collect()
     }
 
-    /// Only this test makes pools in this test binary with these (odd)
-    /// sizes; other tests may add their own pools concurrently, so the
-    /// checks look only at these.
     #[test]
-    fn at_most_a_few_pools_are_kept_least_recently_used_first_out() {
-        let sizes = [3usize, 5, 7, 9, 11, 13];
-        let mine =
-            |c: Vec<usize>| -> Vec<usize> { c.into_iter().filter(|n| sizes.contains(n)).collect() };
-        // Many distinct sizes (each a different pool; a pool is usable).
-        for (k, &n) in sizes.iter().enumerate() {
-            let p = pool(n).unwrap();
-            assert_eq!(p.current_num_threads(), n);
-            assert!(cached().len() <= MAX_POOLS);
-            assert_eq!(mine(cached()).last(), Some(&n), "after {k}");
+    fn at_most_a_few_values_are_kept_least_recently_used_first_out() {
+        let mut r = Recent::new();
+        for k in 0..6 {
+            assert_eq!(r.get(k), None);
+            let evicted = r.insert(k, 10 * k);
+            assert_eq!(evicted, k.checked_sub(MAX_POOLS).map(|old| 10 * old));
+            assert!(r.entries.len() <= MAX_POOLS);
         }
-        let p11 = pool(11).unwrap();
-        // 11 was reused (the same pool) and is now the most recent.
-        assert!(Arc::ptr_eq(&p11, &pool(11).unwrap()));
-        assert_eq!(mine(cached()).last(), Some(&11));
-        // A pool evicted while held stays usable by its holder.
-        let p3 = pool(3).unwrap();
-        for &n in &sizes[1..] {
-            pool(n).unwrap();
+        assert_eq!(keys(&r), [2, 3, 4, 5]);
+        // A use makes a key the most recent, so another one goes first.
+        assert_eq!(r.get(2), Some(20));
+        assert_eq!(keys(&r), [3, 4, 5, 2]);
+        assert_eq!(r.insert(6, 60), Some(30));
+        assert_eq!(keys(&r), [4, 5, 2, 6]);
+        assert_eq!(r.drain().count(), 4);
+        assert!(r.entries.is_empty());
+    }
+
+    /// Many thread counts: each pool has its count, a count still cached
+    /// gives the same pool, and a pool evicted while a caller holds it still
+    /// runs. (Other tests of this binary make pools of their own, so this
+    /// does not look at which counts are cached.)
+    #[test]
+    fn pools_are_reused_and_evicted_pools_stay_usable() {
+        let first = pool(1).unwrap();
+        assert!(Arc::ptr_eq(&first, &pool(1).unwrap()));
+        for n in 3..3 + MAX_POOLS + 1 {
+            assert_eq!(pool(n).unwrap().current_num_threads(), n);
         }
-        assert!(!mine(cached()).contains(&3));
-        assert_eq!(p3.install(rayon::current_num_threads), 3);
-        assert!(cached().len() <= MAX_POOLS);
+        assert_eq!(first.install(rayon::current_num_threads), 1);
     }
 
     #[test]
