@@ -52,20 +52,21 @@ pub mod compiled;
 mod error;
 mod forest;
 mod input;
+mod layout;
 pub mod objective;
 mod packed;
 mod parallel;
 mod predict;
+mod tree;
 mod verify;
-mod xxh3;
 
 pub use buf::{AlignedBytes, StableBytes};
 pub use error::{Error, ErrorKind, Location, Result};
 pub use forest::{
-    Booster, Categories, CategoryOutOfRange, CategorySet, FeatureType, Forest, ForestParts,
-    LinearModel, MAX_CATEGORY, Node, Semantics, Summation, Tree, TreeEnsemble,
+    Booster, Categories, FeatureType, Forest, ForestParts, LinearModel, Semantics, Summation,
 };
 pub use input::FeatureMatrix;
 pub use objective::{Objective, Sigmoid};
-pub use parallel::default_threads;
+pub use parallel::{MAX_THREADS, default_threads};
 pub use predict::{Kernel, Output, PredictOptions, Predictions};
+pub use tree::{CategoryOutOfRange, CategorySet, MAX_CATEGORY, Node, Tree, TreeEnsemble};

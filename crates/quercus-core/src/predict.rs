@@ -17,11 +17,14 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::forest::{Booster, Forest, LinearModel, Node, Summation, TreeEnsemble};
+use crate::forest::{Booster, Forest, LinearModel, Summation};
 use crate::input::FeatureMatrix;
+use crate::layout::{
+    Key, LANES, PackedForest, input_keys, offset_feature, row_key, row_keys, step,
+};
 use crate::objective::{Objective, argmax_first, softmax_in_place};
-use crate::packed::fast::{self, LANES};
-use crate::packed::{Key, PackedForest, input_keys, offset_feature, row_key, step};
+use crate::packed::fast;
+use crate::tree::{Node, TreeEnsemble};
 
 /// Rows below this count are predicted on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 2048;
@@ -181,8 +184,11 @@ pub struct PredictOptions {
     /// Use only boosting rounds `begin..end`; `end == 0` means "to the last".
     pub iteration_range: Option<(usize, usize)>,
     /// Threads to use: `None` uses [`default_threads`](crate::default_threads)
-    /// for large inputs, `Some(1)` stays on the calling thread. Quercus uses its
-    /// own pools, never rayon's global one.
+    /// for large inputs, `Some(1)` stays on the calling thread. More than
+    /// [`MAX_THREADS`](crate::MAX_THREADS) is an
+    /// [`ErrorKind::Option`](crate::ErrorKind::Option) error. Quercus uses its
+    /// own pools (the few most recently used thread counts are kept), never
+    /// rayon's global one.
     pub n_threads: Option<usize>,
     /// Which kernel to use (all give bit-identical results).
     pub kernel: Kernel,
@@ -447,6 +453,9 @@ enum Mode {
 
 impl<'f> Plan<'f> {
     fn new(forest: &'f Forest, opts: &PredictOptions) -> Result<Plan<'f>> {
+        if let Some(n) = opts.n_threads {
+            crate::parallel::check_threads(n)?;
+        }
         let mode = match opts.output {
             Output::Leaf => Mode::Leaf,
             Output::Margin => Mode::Margin,
@@ -731,7 +740,7 @@ impl<'f> Plan<'f> {
             } else {
                 margin.copy_from_slice(forest.base_margin());
             }
-            fast::row_keys(row, keys);
+            row_keys(row, keys);
             fast::one_row(packed, self.trees.clone(), outputs, keys, margin);
             if legacy {
                 for (m, &b) in margin.iter_mut().zip(forest.base_margin()) {
@@ -830,7 +839,7 @@ fn sum_fast(
 /// The driver of [`sum_fast`] for groups of `L` rows with keys of type `K`:
 /// `group(trees, xk, acc, k)` adds trees to one lane-major key group `xk`
 /// (`xk[c * L + j]`: row `j`'s key of feature copy `c`, see
-/// [`crate::packed::ImplicitNode`]).
+/// [`crate::layout::ImplicitNode`]).
 #[allow(clippy::too_many_arguments)]
 fn sum_groups<const L: usize, K: Key>(
     packed: &PackedForest,
@@ -1008,7 +1017,8 @@ fn tree_range(ptr: &[usize], range: Option<(usize, usize)>) -> Result<std::ops::
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::forest::{ForestParts, Semantics, Tree};
+    use crate::forest::{ForestParts, Semantics};
+    use crate::tree::Tree;
 
     fn stump(feature: u32, thr: f32, l: f32, r: f32) -> Tree {
         Tree::new(
@@ -1308,6 +1318,30 @@ pub(crate) mod tests {
             )
             .unwrap();
         assert_eq!(serial, par);
+    }
+
+    /// Too many threads is an option error, whatever the batch size (no
+    /// pool of that size is ever attempted).
+    #[test]
+    fn more_threads_than_the_maximum_is_an_option_error() {
+        let f = forest(Summation::Modern);
+        let x = [0.5f32, 0.25];
+        let m = FeatureMatrix::row_major(&x, 1, 2).unwrap();
+        let o = PredictOptions {
+            n_threads: Some(crate::MAX_THREADS + 1),
+            ..Default::default()
+        };
+        for e in [
+            f.predict(&m, &o).unwrap_err(),
+            f.output_width(&o).unwrap_err(),
+        ] {
+            assert!(matches!(e.kind(), crate::ErrorKind::Option(_)), "{e}");
+        }
+        let o = PredictOptions {
+            n_threads: Some(crate::MAX_THREADS),
+            ..o
+        };
+        assert!(f.predict(&m, &o).is_ok());
     }
 
     /// A random tree: splits on random features with thresholds from a small

@@ -3,9 +3,9 @@
 //! for the tree's own nodes, what [`nodes_in_bounds`] checks (children inside
 //! the node array, feature offsets and keys valid).
 //!
-//! [`nodes_in_bounds`]: crate::packed::nodes_in_bounds
+//! [`nodes_in_bounds`]: crate::layout::nodes_in_bounds
 
-use crate::packed::{PackedNode, PackedTree, node_ok, verify_pointer_tree};
+use crate::layout::{PackedNode, PackedTree, node_ok, verify_pointer_tree};
 
 /// True when tree `pt` passes [`verify_pointer_tree`] and each of its nodes
 /// `root..root + len` passes the [`nodes_in_bounds`] predicate ([`node_ok`])
@@ -17,7 +17,7 @@ use crate::packed::{PackedNode, PackedTree, node_ok, verify_pointer_tree};
 /// path checks everything literally. Both give the same answer for every
 /// input (tested).
 ///
-/// [`nodes_in_bounds`]: crate::packed::nodes_in_bounds
+/// [`nodes_in_bounds`]: crate::layout::nodes_in_bounds
 pub(crate) fn pointer_tree_in_bounds(
     nodes: &[PackedNode],
     pt: &PackedTree,
@@ -70,16 +70,15 @@ mod x86 {
     use std::arch::x86_64::*;
 
     use super::PREFIX;
-    use crate::packed::fast::LANES;
-    use crate::packed::{
-        KEY_RANGE, PASS_KEY, PackedNode, PackedTree, fx_limit, head_ok, pointer_tree_span,
+    use crate::layout::{
+        KEY_RANGE, LANES, PASS_KEY, PackedNode, PackedTree, fx_limit, head_ok, pointer_tree_span,
     };
 
     /// [`super::pointer_tree_in_bounds`] eight nodes at a time: the serial
     /// "next unclaimed slot" of [`verify_pointer_tree`] becomes a prefix count
     /// of the splits among the eight (a table lookup on their mask).
     ///
-    /// [`verify_pointer_tree`]: crate::packed::verify_pointer_tree
+    /// [`verify_pointer_tree`]: crate::layout::verify_pointer_tree
     #[target_feature(enable = "avx2")]
     pub(super) fn pointer_tree_in_bounds(
         nodes: &[PackedNode],
@@ -213,8 +212,7 @@ mod x86 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packed::fast::LANES;
-    use crate::packed::{PASS_KEY, feature_offset, threshold_key};
+    use crate::layout::{LANES, PASS_KEY, feature_offset, threshold_key};
 
     /// A random full binary tree in the breadth-first pointer layout at
     /// `root`, after `root` filler nodes.

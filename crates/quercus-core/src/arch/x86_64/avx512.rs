@@ -3,7 +3,7 @@
 //! The top [`TOP_LEVELS`] levels of a tree with an implicit layout are not
 //! walked: each of their (at most 31) nodes is compared against the sixteen
 //! rows with one unsigned compare of 32-bit keys (the rows' keys of a feature
-//! copy are contiguous in the group; see [`crate::packed::ImplicitNode`]), and each row keeps a 32-bit set of the level-5
+//! copy are contiguous in the group; see [`crate::layout::ImplicitNode`]), and each row keeps a 32-bit set of the level-5
 //! nodes it can still reach (QuickScorer, Lucchese et al., SIGIR 2015): a row
 //! that goes right at a node loses the nodes under its left child. The
 //! leftmost one left is the one the walk would reach, since the nodes on the
@@ -26,8 +26,8 @@
 
 use std::arch::x86_64::*;
 
-use crate::packed::fast::{LANES as PORTABLE_LANES, implicit_steps, pointer_values};
-use crate::packed::{PackedForest, PackedTree};
+use crate::arch::portable::{implicit_steps, pointer_values};
+use crate::layout::{LANES as PORTABLE_LANES, PackedForest, PackedTree};
 
 /// Rows evaluated together.
 pub(crate) const LANES: usize = 16;

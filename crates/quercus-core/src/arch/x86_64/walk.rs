@@ -1,6 +1,6 @@
 //! The scalar kernel's walks in x86-64 assembly (baseline instructions only,
 //! so no run-time detection): implicit trees ([`implicit`]), pointer-layout
-//! trees for a key group ([`pointer`]) and for one row ([`one_row`]).
+//! trees for a key group ([`pointer()`]) and for one row ([`one_row`]).
 //!
 //! One step of one row through an implicit tree is five instructions, two of
 //! them loads:
@@ -24,13 +24,12 @@
 //! and the kernel tests compare every kernel with the IR traversal) and are
 //! what other architectures run.
 //!
-//! [`implicit_steps`]: crate::packed::fast::implicit_steps
+//! [`implicit_steps`]: crate::arch::portable::implicit_steps
 
-use crate::packed::fast::LANES;
-use crate::packed::{ImplicitNode, PackedNode};
+use crate::layout::{ImplicitNode, LANES, PackedNode};
 
 /// Walks the eight rows of the lane-major key group `xk` (64-bit keys, see
-/// [`crate::packed::Key`]) through all `depth` levels of the implicit tree
+/// [`crate::layout::Key`]) through all `depth` levels of the implicit tree
 /// whose nodes start at `nodes[0]`, and returns each row's tree-local node on
 /// the last level (`2^depth - 1 ..= 2^(depth+1) - 2`), as [`implicit_steps`]
 /// from the root does.
@@ -41,8 +40,8 @@ use crate::packed::{ImplicitNode, PackedNode};
 /// `xk.len() >= 2 * num_features * LANES` (both proved for every implicit
 /// tree when a forest is packed or loaded).
 ///
-/// [`implicit_steps`]: crate::packed::fast::implicit_steps
-/// [`implicit_in_bounds`]: crate::packed::implicit_in_bounds
+/// [`implicit_steps`]: crate::arch::portable::implicit_steps
+/// [`implicit_in_bounds`]: crate::layout::implicit_in_bounds
 #[inline(always)]
 pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) -> [usize; LANES] {
     const { assert!(LANES == 8) };
@@ -126,7 +125,7 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
 }
 
 /// Walks the eight rows of the lane-major key group `xk` (64-bit keys, see
-/// [`crate::packed::Key`]) `depth` steps through the pointer-layout tree
+/// [`crate::layout::Key`]) `depth` steps through the pointer-layout tree
 /// whose root is `nodes[root]`, and returns each row's packed index, as
 /// [`pointer_values`]'s portable walk does. One step of one row is six
 /// instructions, three of them loads:
@@ -146,9 +145,9 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
 /// `num_features` with `xk.len() >= 2 * num_features * LANES` (all proved
 /// for every fast tree when a forest is packed or loaded).
 ///
-/// [`pointer_values`]: crate::packed::fast::pointer_values
-/// [`verify_pointer_tree`]: crate::packed::verify_pointer_tree
-/// [`nodes_in_bounds`]: crate::packed::nodes_in_bounds
+/// [`pointer_values`]: crate::arch::portable::pointer_values
+/// [`verify_pointer_tree`]: crate::layout::verify_pointer_tree
+/// [`nodes_in_bounds`]: crate::layout::nodes_in_bounds
 #[inline(always)]
 pub(crate) unsafe fn pointer(
     nodes: &[PackedNode],
@@ -163,15 +162,15 @@ pub(crate) unsafe fn pointer(
 /// Walks one row (its keys as [`row_keys`] writes them, `keys[fx / LANES]`
 /// being the key a node with feature offset `fx` reads) `depth` steps through
 /// the eight pointer-layout trees whose roots are `roots`, as the portable
-/// [`one_row_steps`] does: [`pointer`]'s step with the key at byte offset
+/// [`one_row_steps`] does: [`pointer()`]'s step with the key at byte offset
 /// `fx` (`8 * fx / LANES`, as `LANES == 8`).
 ///
 /// # Safety
 /// Every `roots[j]` must be the root of a fast tree of `nodes` (see
-/// [`pointer`]) and `keys.len() >= 2 * num_features`.
+/// [`pointer()`]) and `keys.len() >= 2 * num_features`.
 ///
-/// [`row_keys`]: crate::packed::fast::row_keys
-/// [`one_row_steps`]: crate::packed::fast::one_row_steps
+/// [`row_keys`]: crate::layout::row_keys
+/// [`one_row_steps`]: crate::arch::portable::one_row_steps
 #[inline(always)]
 pub(crate) unsafe fn one_row(
     nodes: &[PackedNode],
@@ -183,12 +182,12 @@ pub(crate) unsafe fn one_row(
     unsafe { walk_pointer::<false>(nodes, roots, depth, keys.as_ptr()) }
 }
 
-/// The walk of [`pointer`] (`GROUP`: every lane starts at `idx[0]`, the
+/// The walk of [`pointer()`] (`GROUP`: every lane starts at `idx[0]`, the
 /// tree's root, and lane `j` reads `xk[fx + j]`, lane-major keys) and
 /// [`one_row`] (every lane reads `xk[fx / LANES]`).
 ///
 /// # Safety
-/// As [`pointer`] (`GROUP`) or [`one_row`].
+/// As [`pointer()`] (`GROUP`) or [`one_row`].
 #[inline(always)]
 unsafe fn walk_pointer<const GROUP: bool>(
     nodes: &[PackedNode],
@@ -330,10 +329,10 @@ unsafe fn root_step<const J: usize>(root: u64, right: usize, xk: *const u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::forest::TreeEnsemble;
-    use crate::packed::fast::{implicit_steps, one_row_steps, row_keys};
-    use crate::packed::{Key, PackedForest, input_keys, step};
+    use crate::arch::portable::{implicit_steps, one_row_steps};
+    use crate::layout::{Key, PackedForest, input_keys, row_keys, step};
     use crate::predict::tests::random_tree;
+    use crate::tree::TreeEnsemble;
 
     /// Random trees (implicit and pointer layout) over `nf` features.
     fn forest(rng: &mut u64, nf: usize) -> PackedForest {
