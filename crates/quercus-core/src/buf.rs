@@ -187,3 +187,56 @@ pub(crate) fn as_bytes<T: Pod>(v: &[T]) -> &[u8] {
     // no alignment requirement.
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_bytes_keep_every_length_and_are_aligned() {
+        let src: Vec<u8> = (0..=40u8).map(|b| b.wrapping_mul(37)).collect();
+        for n in 0..src.len() {
+            let a = AlignedBytes::copy_from(&src[..n]);
+            assert_eq!(a.bytes(), &src[..n]);
+            assert!((a.bytes().as_ptr() as usize).is_multiple_of(8));
+        }
+    }
+
+    #[test]
+    fn shared_views_are_checked_and_read_the_owner() {
+        let words: Vec<u32> = (0..16).map(|i| i * 0x0101_0101).collect();
+        let owner: Arc<dyn StableBytes> = Arc::new(AlignedBytes::copy_from(as_bytes(&words)));
+        let b = Buf::<u32>::shared(Arc::clone(&owner), 8, 10).unwrap();
+        assert_eq!(&*b, &words[2..12]);
+        assert_eq!(&*b.clone(), &words[2..12]);
+        assert_eq!(
+            &*Buf::<u32>::shared(Arc::clone(&owner), 64, 0).unwrap(),
+            &[]
+        );
+        // Past the end, overflowing, misaligned.
+        assert!(Buf::<u32>::shared(Arc::clone(&owner), 8, 15).is_none());
+        assert!(Buf::<u32>::shared(Arc::clone(&owner), 68, 0).is_none());
+        assert!(Buf::<u32>::shared(Arc::clone(&owner), usize::MAX, 1).is_none());
+        assert!(Buf::<u32>::shared(Arc::clone(&owner), 0, usize::MAX).is_none());
+        assert!(Buf::<u32>::shared(Arc::clone(&owner), 2, 1).is_none());
+        let bytes = Buf::<u8>::shared(owner, 1, 5).unwrap();
+        assert_eq!(&*bytes, &as_bytes(&words)[1..6]);
+    }
+
+    #[test]
+    fn lazy_arrays_are_built_once_on_first_read() {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = Arc::clone(&calls);
+        let b = Buf::<f32>::lazy(move || {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            vec![1.5, 2.5]
+        });
+        assert!(b.is_pending());
+        let shared = b.clone();
+        assert_eq!(&*b, &[1.5, 2.5]);
+        assert_eq!(&*shared, &[1.5, 2.5]);
+        assert!(!b.is_pending());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(format!("{:?}", Buf::Owned(vec![0u32; 3])), "Buf<owned; 3>");
+    }
+}

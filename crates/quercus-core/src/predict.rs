@@ -1242,16 +1242,19 @@ pub(crate) mod tests {
     /// heap), with rows used in place (NaN missing) and copied (a sentinel).
     #[test]
     fn one_row_scratch_fits_every_width() {
-        for nf in [5, 32, 33, 256, 257, 300] {
+        // Under Miri, one width in each tier.
+        let widths: &[usize] = if cfg!(miri) {
+            &[5, 33, 257]
+        } else {
+            &[5, 32, 33, 256, 257, 300]
+        };
+        for &nf in widths {
             let mut rng = nf as u64 * 7919 + 1;
-            let trees: Vec<Tree> = (0..20).map(|_| random_tree(&mut rng, nf, 6)).collect();
-            let e = TreeEnsemble::new(
-                trees,
-                vec![0; 20],
-                None,
-                TreeEnsemble::uniform_rounds(20, 1),
-            )
-            .unwrap();
+            // Past one chunk of eight trees (fewer under Miri).
+            let n = if cfg!(miri) { 10 } else { 20 };
+            let trees: Vec<Tree> = (0..n).map(|_| random_tree(&mut rng, nf, 6)).collect();
+            let e = TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1))
+                .unwrap();
             let forest = Forest::new(ForestParts {
                 num_features: nf,
                 num_outputs: 1,
@@ -1296,7 +1299,8 @@ pub(crate) mod tests {
     #[test]
     fn threaded_equals_serial() {
         let f = forest(Summation::Modern);
-        let n = 5000;
+        // At least `PARALLEL_MIN_ROWS`.
+        let n = if cfg!(miri) { PARALLEL_MIN_ROWS } else { 5000 };
         let x: Vec<f32> = (0..2 * n).map(|i| (i % 7) as f32 * 0.3).collect();
         let m = FeatureMatrix::row_major(&x, n, 2).unwrap();
         let serial = f
@@ -1393,7 +1397,17 @@ pub(crate) mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        // Under Miri: a few small cases (no file of failed cases, which
+        // Miri's isolation would refuse).
+        #![proptest_config(if cfg!(miri) {
+            proptest::prelude::ProptestConfig {
+                cases: 4,
+                failure_persistence: None,
+                ..proptest::prelude::ProptestConfig::default()
+            }
+        } else {
+            proptest::prelude::ProptestConfig::with_cases(48)
+        })]
 
         /// Every kernel equals the reference bit for bit on random forests
         /// (shallow trees get the implicit layout, deep ones and lone leaves
@@ -1405,13 +1419,15 @@ pub(crate) mod tests {
             seed in 1u64..u64::MAX,
             // Wide rows too: the one-row path's scratch has tiers at 32 and
             // 256 features.
-            nf in proptest::sample::select(vec![1usize, 2, 3, 5, 40, 300]),
+            nf in proptest::sample::select(if cfg!(miri) { vec![1usize, 3, 5, 40] } else { vec![1usize, 2, 3, 5, 40, 300] }),
             groups in 1usize..4,
-            trees in 1usize..30,
-            max_depth in 0usize..15,
+            trees in 1usize..if cfg!(miri) { 12 } else { 30 },
+            max_depth in 0usize..if cfg!(miri) { 8 } else { 15 },
             legacy: bool,
             weighted: bool,
-            rows in proptest::sample::select(vec![1usize, 3, 8, 13, 2100]),
+            // 2100: two threads (the path `threaded_equals_serial` covers
+            // under Miri).
+            rows in proptest::sample::select(if cfg!(miri) { vec![1usize, 3, 8, 13] } else { vec![1usize, 3, 8, 13, 2100] }),
         ) {
             let mut rng = seed;
             let ts: Vec<Tree> = (0..trees)

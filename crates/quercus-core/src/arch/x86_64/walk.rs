@@ -24,6 +24,10 @@
 //! and the kernel tests compare every kernel with the IR traversal) and are
 //! what other architectures run.
 //!
+//! Miri cannot run `asm!`: under `cfg(miri)` each assembly step is replaced
+//! by its Rust stand-in (`stand_in`), which reads the same bytes (so Miri
+//! checks every read the assembly makes) and takes the portable walks' step.
+//!
 //! [`implicit_steps`]: crate::arch::portable::implicit_steps
 
 use crate::layout::{ImplicitNode, LANES, PackedNode};
@@ -68,6 +72,7 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
             // `fx + LANES <= 2 * num_features * LANES <= xk.len()`
             // (`implicit_in_bounds`), so the key read at `fx + $j` is inside
             // `xk`. Reads only; the flags are clobbered, which `asm!` assumes.
+            #[cfg(not(miri))]
             unsafe {
                 std::arch::asm!(
                     "mov {node}, qword ptr [{tk} + {i}*8 - 8]",
@@ -83,6 +88,11 @@ pub(crate) unsafe fn implicit(nodes: &[ImplicitNode], depth: u32, xk: &[u64]) ->
                     off = const $j * 8,
                     options(pure, readonly, nostack),
                 );
+            }
+            // SAFETY: the same reads as the assembly's (see above).
+            #[cfg(miri)]
+            {
+                $i = unsafe { stand_in::implicit_step(tk, $i, xp, $j) };
             }
         };
     }
@@ -217,6 +227,7 @@ unsafe fn walk_pointer<const GROUP: bool>(
             // inside `xk` (the caller's contract): `xk[fx + $j]` for a group,
             // the 8 bytes at byte `fx` (`xk[fx / 8]`) for one row. Reads
             // only; the flags are clobbered, which `asm!` assumes.
+            #[cfg(not(miri))]
             unsafe {
                 if GROUP {
                     std::arch::asm!(
@@ -250,6 +261,11 @@ unsafe fn walk_pointer<const GROUP: bool>(
                         options(pure, readonly, nostack),
                     );
                 }
+            }
+            // SAFETY: the same reads as the assembly's (see above).
+            #[cfg(miri)]
+            {
+                $i = unsafe { stand_in::pointer_step::<GROUP>(np, $i, xk, $j) };
             }
         };
     }
@@ -306,24 +322,103 @@ unsafe fn walk_pointer<const GROUP: bool>(
 /// half.
 #[inline(always)]
 unsafe fn root_step<const J: usize>(root: u64, right: usize, xk: *const u64) -> usize {
-    let mut i = right;
-    // SAFETY: the key read is `xk[fx + J]` (the caller's contract). Reads
-    // only; the flags are clobbered, which `asm!` assumes.
-    unsafe {
-        std::arch::asm!(
-            "mov {t:e}, {root:e}",
-            "cmp qword ptr [{xk} + {t}*8 + {off}], {root}",
-            // right - CF: the left child when the key is below.
-            "sbb {i}, 0",
-            i = inout(reg) i,
-            t = out(reg) _,
-            root = in(reg) root,
-            xk = in(reg) xk,
-            off = const J * 8,
-            options(pure, readonly, nostack),
-        );
+    #[cfg(miri)]
+    // SAFETY: the read of the assembly below (the caller's contract).
+    return unsafe { stand_in::root_step::<J>(root, right, xk) };
+    #[cfg(not(miri))]
+    {
+        let mut i = right;
+        // SAFETY: the key read is `xk[fx + J]` (the caller's contract). Reads
+        // only; the flags are clobbered, which `asm!` assumes.
+        unsafe {
+            std::arch::asm!(
+                "mov {t:e}, {root:e}",
+                "cmp qword ptr [{xk} + {t}*8 + {off}], {root}",
+                // right - CF: the left child when the key is below.
+                "sbb {i}, 0",
+                i = inout(reg) i,
+                t = out(reg) _,
+                root = in(reg) root,
+                xk = in(reg) xk,
+                off = const J * 8,
+                options(pure, readonly, nostack),
+            );
+        }
+        i
     }
-    i
+}
+
+/// The assembly steps in Rust, for Miri, which cannot run `asm!`: each
+/// reads the bytes its assembly reads (so Miri checks those reads) and
+/// computes the step of the portable walks (the one the assembly is tested
+/// against): [`Key::right`] of the row's 64-bit key at the node, the
+/// comparison the assembly's `cmp` / `sbb` make.
+#[cfg(miri)]
+mod stand_in {
+    use crate::layout::{ImplicitNode, Key, PackedNode, step};
+
+    /// [`super::implicit`]'s step: node number `i` (1-based, slot `i - 1`
+    /// of `tk`) to `2i` (left) or `2i + 1`, reading lane `j`'s key of the
+    /// node's feature copy.
+    ///
+    /// # Safety
+    /// The reads of the assembly step: node slot `i - 1` of `tk` and key
+    /// `fx + j` of `xk` are valid.
+    #[inline(always)]
+    pub(super) unsafe fn implicit_step(
+        tk: *const ImplicitNode,
+        i: usize,
+        xk: *const u64,
+        j: usize,
+    ) -> usize {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let node = tk.add(i - 1).read();
+            let x = xk.add(node.fx as usize + j).read();
+            2 * i + usize::from(x.right(node.fx, node.key))
+        }
+    }
+
+    /// [`super::walk_pointer`]'s step: node `i` of `np` to `left` or `left +
+    /// 1`, reading lane `j`'s key `xk[fx + j]` (`GROUP`) or the row's key
+    /// at byte `fx` of `xk`.
+    ///
+    /// # Safety
+    /// The reads of the assembly step: node `i` of `np`, and that key.
+    #[inline(always)]
+    pub(super) unsafe fn pointer_step<const GROUP: bool>(
+        np: *const PackedNode,
+        i: usize,
+        xk: *const u64,
+        j: usize,
+    ) -> usize {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let node = np.add(i).read();
+            let x = if GROUP {
+                xk.add(node.fx as usize + j).read()
+            } else {
+                xk.byte_add(node.fx as usize).read_unaligned()
+            };
+            step(&node, x) as usize
+        }
+    }
+
+    /// [`super::root_step`]: `right`, or `right - 1` when lane `J`'s key
+    /// `xk[fx + J]` is below the root's head `root` (`fx | key << 32`).
+    ///
+    /// # Safety
+    /// As [`super::root_step`]'s.
+    #[inline(always)]
+    pub(super) unsafe fn root_step<const J: usize>(
+        root: u64,
+        right: usize,
+        xk: *const u64,
+    ) -> usize {
+        // SAFETY: the caller's contract.
+        let x = unsafe { xk.add(root as u32 as usize + J).read() };
+        right - usize::from(x < root)
+    }
 }
 
 #[cfg(test)]
@@ -334,9 +429,14 @@ mod tests {
     use crate::predict::tests::random_tree;
     use crate::tree::TreeEnsemble;
 
+    /// Random trees and key groups (fewer under Miri, which runs the
+    /// assembly's Rust stand-ins about a thousand times slower).
+    const TREES: usize = if cfg!(miri) { 30 } else { 300 };
+    const ROUNDS: u64 = if cfg!(miri) { 2 } else { 50 };
+
     /// Random trees (implicit and pointer layout) over `nf` features.
     fn forest(rng: &mut u64, nf: usize) -> PackedForest {
-        let trees: Vec<_> = (0..300).map(|_| random_tree(rng, nf, 7)).collect();
+        let trees: Vec<_> = (0..TREES).map(|_| random_tree(rng, nf, 7)).collect();
         let n = trees.len();
         let e =
             TreeEnsemble::new(trees, vec![0; n], None, TreeEnsemble::uniform_rounds(n, 1)).unwrap();
@@ -375,7 +475,7 @@ mod tests {
         let p = forest(&mut rng, nf);
         let trees: Vec<_> = p.trees.iter().filter(|t| t.fast).collect();
         assert!(trees.iter().any(|t| t.implicit.is_none() && t.depth >= 7));
-        for round in 0..50u64 {
+        for round in 0..ROUNDS {
             let xk = key_group(round, nf);
             for t in &trees {
                 let mut want = [t.root; LANES];
@@ -416,8 +516,8 @@ mod tests {
         let nf = 5;
         let p = forest(&mut rng, nf);
         let shallow: Vec<_> = p.trees.iter().filter(|t| t.implicit.is_some()).collect();
-        assert!(shallow.len() > 100);
-        for round in 0..50u64 {
+        assert!(shallow.len() > TREES / 3);
+        for round in 0..ROUNDS {
             let xk = key_group(round, nf);
             for t in &shallow {
                 let (n0, _) = t.implicit.unwrap();
