@@ -76,6 +76,8 @@ cargo test --workspace --locked
 step "cargo test: parity and kernels again with QUERCUS_FORCE_SCALAR=1 (Auto = the scalar fallback)"
 QUERCUS_FORCE_SCALAR=1 cargo test --locked -p quercus-tests --test parity_xgboost
 QUERCUS_FORCE_SCALAR=1 cargo test --locked -p quercus-core
+step "miri: quercus-core's unsafe code (kernels, Buf, the .qpack reader) under Miri, about 6 minutes"
+scripts/miri.sh
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 

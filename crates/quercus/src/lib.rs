@@ -59,8 +59,8 @@ pub use registry::Registry;
 
 pub use quercus_bqml::{BqmlModel, BqmlOptions, OutputFormat};
 pub use quercus_core::{
-    Categories, Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location, Node,
-    Objective, Output, PredictOptions, Predictions, Result, default_threads,
+    Categories, Error, ErrorKind, FeatureMatrix, FeatureType, Forest, Kernel, Location,
+    MAX_THREADS, Node, Objective, Output, PredictOptions, Predictions, Result, default_threads,
 };
 pub use quercus_xgboost::{Compat, DEFAULT_MAX_BYTES, Format, LoadOptions, ModelInfo, Version};
 
