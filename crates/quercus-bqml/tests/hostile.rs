@@ -108,6 +108,16 @@ fn patch_bst(mut b: Vec<u8>, patch: &Map<String, Value>) -> Vec<u8> {
     b
 }
 
+/// Whether `dir` is a patched copy made by [`build_export`] (which may be
+/// removed), never a fixture itself: a checkout may live under the temporary
+/// directory too (CI clones into one), so the location alone does not tell.
+fn is_patched_copy(dir: &Path) -> bool {
+    dir.starts_with(std::env::temp_dir())
+        && dir.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            n.starts_with(&format!("quercus-bqml-hostile-{}-", std::process::id()))
+        })
+}
+
 /// `bqml_hostile.build_export`: the export itself, or a patched copy.
 fn build_export(export: &str, patch: Option<&Map<String, Value>>, tag: &str) -> PathBuf {
     let src = root().join(export);
@@ -190,7 +200,7 @@ fn every_hostile_case_matches_googles_predictor() {
                     "{name}: Quercus refuses the export ({e}) but Google's predictor predicts with it"
                 );
                 n_refused += cases.len();
-                if dir.starts_with(std::env::temp_dir()) {
+                if is_patched_copy(&dir) {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
                 continue;
@@ -246,7 +256,7 @@ fn every_hostile_case_matches_googles_predictor() {
                 }
             }
         }
-        if dir.starts_with(std::env::temp_dir()) {
+        if is_patched_copy(&dir) {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
