@@ -1021,23 +1021,7 @@ pub(crate) mod tests {
     use crate::tree::Tree;
 
     fn stump(feature: u32, thr: f32, l: f32, r: f32) -> Tree {
-        Tree::new(
-            vec![
-                Node::Split {
-                    feature,
-                    threshold: thr,
-                    default_left: false,
-                    left: 1,
-                    right: 2,
-                    categories: None,
-                },
-                Node::Leaf { value: l },
-                Node::Leaf { value: r },
-            ],
-            vec![],
-            2,
-        )
-        .unwrap()
+        stump_for(2, feature, thr, l, r)
     }
 
     fn forest(summation: Summation) -> Forest {
